@@ -1,0 +1,152 @@
+"""Analyse one file: read it once, hash it, decode it once, run the analyzers.
+
+This is the function scan workers run. It takes a small picklable
+:class:`PhotoTask` and returns a :class:`PhotoOutcome` holding only facts and
+numbers (never pixels), so results cross the process boundary cheaply and
+the main process alone writes to the database.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import time
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+from plugin.analyzers.base import AnalysisInput, Analyzer, AnalyzerResult
+from plugin.analyzers.blur import make_blur_analyzer
+from plugin.analyzers.exposure import make_dark_analyzer
+from plugin.config import BlurSettings, DarkSettings, Settings
+from plugin.reading.decode import DecodedPhoto, ReadFailure, ReadOptions, read_photo
+from plugin.reading.exif import ExifFacts
+
+ANALYZER_NAMES: tuple[str, ...] = ("blur", "exposure")
+
+
+@dataclass(frozen=True, slots=True)
+class AnalysisOptions:
+    """Everything a worker needs, passed in (workers read no global configuration)."""
+
+    read: ReadOptions
+    blur: BlurSettings
+    dark: DarkSettings
+    max_file_bytes: int = 1_000_000_000
+
+
+@dataclass(frozen=True, slots=True)
+class PhotoTask:
+    relpath: str
+    abspath: str
+    size: int  # as listed; the worker re-reads both from the open file
+    mtime_ns: int
+    analyzers: tuple[str, ...] = ANALYZER_NAMES
+
+
+@dataclass(frozen=True, slots=True)
+class PhotoFacts:
+    """What decoding told us about a photo (no pixels)."""
+
+    format: str
+    width: int
+    height: int
+    frames: int
+    decoded_from: str
+    exif: ExifFacts
+
+
+@dataclass(slots=True)
+class PhotoOutcome:
+    task: PhotoTask
+    size: int = 0
+    mtime_ns: int = 0
+    content_hash: str | None = None
+    facts: PhotoFacts | None = None
+    failure: ReadFailure | None = None
+    results: list[AnalyzerResult] = field(default_factory=list)
+    seconds: float = 0.0
+
+
+@lru_cache(maxsize=4)
+def _analyzers(blur: BlurSettings, dark: DarkSettings) -> dict[str, Analyzer]:
+    # Built once per worker process; the settings objects are frozen and hashable.
+    return {"blur": make_blur_analyzer(blur), "exposure": make_dark_analyzer(dark)}
+
+
+def analyser_versions(options: AnalysisOptions) -> dict[str, str]:
+    """For each analyzer, "version|settings JSON": a stored analysis with another key is out of date."""
+    analyzers = _analyzers(options.blur, options.dark)
+    settings = {"blur": options.blur, "exposure": options.dark}
+    return {name: f"{analyzers[name].version}|{settings[name].model_dump_json()}" for name in ANALYZER_NAMES}
+
+
+def hash_file(path: str) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def analyse_file(task: PhotoTask, options: AnalysisOptions) -> PhotoOutcome:
+    """Never raises for a bad file: the outcome carries the reason."""
+    started = time.perf_counter()
+    outcome = PhotoOutcome(task, size=task.size, mtime_ns=task.mtime_ns)
+    try:
+        with open(task.abspath, "rb") as handle:
+            st = os.fstat(handle.fileno())
+            outcome.size, outcome.mtime_ns = st.st_size, st.st_mtime_ns
+            if st.st_size > options.max_file_bytes:
+                outcome.failure = ReadFailure(
+                    "skipped", "too_large",
+                    f"{st.st_size / 1e6:.0f} MB exceeds the limit of {options.max_file_bytes / 1e6:.0f} MB")
+                return outcome
+            # One read serves both the hash and the decoder: the file crosses the network once.
+            data = handle.read()
+    except OSError as exc:
+        outcome.failure = ReadFailure("error", "unreadable", f"{type(exc).__name__}: {exc.strerror or exc}")
+        return outcome
+    outcome.content_hash = hashlib.sha256(data).hexdigest()
+
+    decoded = read_photo(data, options.read)
+    del data
+    if isinstance(decoded, ReadFailure):
+        outcome.failure = decoded
+    else:
+        outcome.facts = PhotoFacts(decoded.format, decoded.width, decoded.height, decoded.frames,
+                                   decoded.decoded_from, decoded.exif)
+        outcome.results = run_analyzers(decoded, task.analyzers, options)
+    outcome.seconds = time.perf_counter() - started
+    return outcome
+
+
+def run_analyzers(decoded: DecodedPhoto, names: tuple[str, ...], options: AnalysisOptions) -> list[AnalyzerResult]:
+    analyzers = _analyzers(options.blur, options.dark)
+    photo = AnalysisInput(decoded.grey, decoded.rgb, (decoded.width, decoded.height), decoded.exif.exposure)
+    results = []
+    for name in names:
+        analyzer = analyzers[name]
+        subject = photo
+        if name == "blur" and decoded.grey_full is not None:
+            # The seed paper's rule is defined on the full-resolution grey photo.
+            subject = AnalysisInput(decoded.grey_full, decoded.rgb, photo.original_size, photo.exposure)
+        try:
+            results.append(analyzer.analyze(subject))
+        except Exception as exc:  # an analyzer bug must cost one verdict, not the photo or the scan
+            results.append(AnalyzerResult(name, analyzer.version, None, False,
+                                          {"error": f"{type(exc).__name__}: {exc}"}))
+    return results
+
+
+def options_from_settings(settings: Settings) -> AnalysisOptions:
+    return AnalysisOptions(
+        read=ReadOptions(
+            analysis_size=settings.analysis_size,
+            max_pixels=settings.max_image_pixels,
+            heic_thumbnail_min_side=settings.heic_thumbnail_min_side,
+            keep_full_grey=settings.blur.method == "piccl2021",
+        ),
+        blur=settings.blur,
+        dark=settings.dark,
+        max_file_bytes=settings.max_file_bytes,
+    )

@@ -1,0 +1,264 @@
+"""The one entry point: ``piccl scan | watch | run | status | doctor | export``."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from contextlib import nullcontext
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.console import Console
+from rich.logging import RichHandler
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+from rich.table import Table
+from sqlalchemy import func, select
+
+from plugin import __version__
+from plugin.config import ConfigError, Settings, load_settings
+from plugin.scan import Scanner, ScanSummary
+from plugin.store.db import open_database
+from plugin.store.models import Decision, Library, Photo, Recommendation, ScanRun
+
+console = Console(stderr=True)
+
+
+def _settings(ctx: click.Context, **overrides: Any) -> Settings:
+    try:
+        return load_settings(ctx.obj.get("config"), **overrides)
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+@click.group()
+@click.version_option(__version__, prog_name="piccl")
+@click.option("--config", "config", type=click.Path(path_type=Path), envvar=None,
+              help="YAML or TOML config file (else PICCL_CONFIG).")
+@click.option("-v", "--verbose", is_flag=True, help="Log debug detail.")
+@click.pass_context
+def cli(ctx: click.Context, config: Path | None, verbose: bool) -> None:
+    """piccl: a photo sieve for your own library."""
+    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, format="%(message)s",
+                        handlers=[RichHandler(console=console, show_path=False)])
+    # Pillow logs decoder complaints about broken files; piccl records those per photo instead.
+    logging.getLogger("PIL").setLevel(logging.CRITICAL)
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+    ctx.obj = {"config": config}
+
+
+def _library_overrides(paths: tuple[Path, ...]) -> dict[str, Any]:
+    return {"library": list(paths)} if paths else {}
+
+
+def _with_workers(settings: Settings, workers: int | None, kind: str | None) -> Settings:
+    update = {k: v for k, v in (("count", workers), ("kind", kind)) if v is not None}
+    if not update:
+        return settings
+    return settings.model_copy(update={"workers": settings.workers.model_copy(update=update)})
+
+
+def _progress() -> Progress:
+    return Progress(
+        TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+        TextColumn("{task.fields[rate]}"), TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(),
+        console=console, transient=False,
+    )
+
+
+def run_scans(settings: Settings, retry_errors: bool = False, show_progress: bool = True) -> list[ScanSummary]:
+    if not settings.library:
+        raise click.ClickException("no library given: `piccl scan PATH` or set PICCL_LIBRARY")
+    for root in settings.library:
+        if not root.is_dir():
+            raise click.ClickException(f"{root}: not a folder")
+    sessions = open_database(settings.resolved_database_url)
+    summaries = []
+    progress = _progress() if show_progress and console.is_terminal else None
+    with progress or nullcontext():
+        for root in settings.library:
+            task_id = progress.add_task(root.name or str(root), total=None, rate="") if progress else None
+
+            def update(done: int, total: int, _rel: str, task_id: Any = task_id) -> None:
+                if progress is None:
+                    return
+                elapsed = progress.tasks[task_id].elapsed or 0
+                rate = f"{done / elapsed:.1f} photos/s" if elapsed and done else ""
+                progress.update(task_id, completed=done, total=total, rate=rate)
+
+            scanner = Scanner(settings, sessions, progress=update)
+            summaries.append(scanner.scan(root, retry_errors=retry_errors))
+    return summaries
+
+
+def print_summary(summary: ScanSummary) -> None:
+    table = Table(title=f"scan of {summary.library}", show_header=False, box=None)
+    rate = summary.processed / summary.seconds if summary.seconds else 0
+    rows = [
+        ("photos", summary.photos), ("new", summary.new), ("changed", summary.changed),
+        ("re-analysed", summary.reanalysed), ("unchanged", summary.unchanged), ("moved", summary.moved),
+        ("gone", summary.gone), ("ok", summary.ok),
+        ("time", f"{summary.seconds:.1f} s ({rate:.1f} photos/s)"),
+    ]
+    for key, value in rows:
+        table.add_row(key, str(value))
+    for title, counter in (("errors", summary.errors), ("skipped", summary.skipped), ("flagged", summary.flagged)):
+        detail = ", ".join(f"{reason} {n}" for reason, n in counter.most_common()) or "none"
+        table.add_row(title, f"{sum(counter.values())} ({detail})" if counter else "0")
+    if summary.ignored:
+        table.add_row("ignored", ", ".join(f"{k} {v}" for k, v in sorted(summary.ignored.items())))
+    for folder, reason in summary.unreadable_dirs.items():
+        table.add_row("unreadable", f"{folder}: {reason}")
+    Console().print(table)
+
+
+@cli.command()
+@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+@click.option("--retry-errors", is_flag=True, help="Read again files that failed before, even if unchanged.")
+@click.option("--workers", type=int, help="Worker count (default: one per core).")
+@click.option("--worker-kind", type=click.Choice(["process", "thread"]), help="Processes (default) or threads.")
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+@click.pass_context
+def scan(ctx: click.Context, paths: tuple[Path, ...], retry_errors: bool, workers: int | None,
+         worker_kind: str | None, as_json: bool) -> None:
+    """Scan PATHS (or the configured library) once, then exit."""
+    settings = _with_workers(_settings(ctx, **_library_overrides(paths)), workers, worker_kind)
+    summaries = run_scans(settings, retry_errors=retry_errors)
+    if as_json:
+        import json
+
+        click.echo(json.dumps([s.as_dict() for s in summaries], indent=2))
+    else:
+        for summary in summaries:
+            print_summary(summary)
+
+
+def _watch(settings: Settings, initial_scan: bool) -> None:
+    from plugin.watch import Watcher
+
+    if not settings.library:
+        raise click.ClickException("no library given: `piccl watch PATH` or set PICCL_LIBRARY")
+    sessions = open_database(settings.resolved_database_url)
+    watcher = Watcher(
+        Scanner(settings, sessions), settings.library, polling=settings.watch_polling,
+        poll_interval_s=settings.watch_poll_interval_s, settle_s=settings.watch_settle_s,
+        rescan_interval_min=settings.rescan_interval_min, trash_dir_name=settings.trash_dir_name,
+        on_scan=lambda s: logging.getLogger("piccl").info(
+            "%s: %d new, %d changed, %d moved, %d gone", s.library, s.new, s.changed, s.moved, s.gone),
+    )
+    try:
+        watcher.run(initial_scan=initial_scan)
+    except (KeyboardInterrupt, SystemExit):
+        watcher.stop()
+
+
+@cli.command()
+@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+@click.option("--polling", is_flag=True, default=None, help="Poll instead of inotify (SMB/NFS shares).")
+@click.pass_context
+def watch(ctx: click.Context, paths: tuple[Path, ...], polling: bool | None) -> None:
+    """Scan, then watch the library and analyse new photos as they arrive."""
+    overrides = _library_overrides(paths)
+    if polling:
+        overrides["watch_polling"] = True
+    _watch(_settings(ctx, **overrides), initial_scan=True)
+
+
+@cli.command()
+@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+@click.pass_context
+def run(ctx: click.Context, paths: tuple[Path, ...]) -> None:
+    """The container's main job: scan, then keep watching (the review UI joins in a later release)."""
+    _watch(_settings(ctx, **_library_overrides(paths)), initial_scan=True)
+
+
+@cli.command()
+@click.pass_context
+def status(ctx: click.Context) -> None:
+    """What the database holds: photos by status, recommendations, decisions, the last scans."""
+    settings = _settings(ctx)
+    sessions = open_database(settings.resolved_database_url)
+    out = Console()
+    with sessions() as session:
+        libraries = session.scalars(select(Library).order_by(Library.root)).all()
+        if not libraries:
+            out.print("no library scanned yet: `piccl scan PATH`")
+            return
+        for library in libraries:
+            present = (Photo.library_id == library.id) & Photo.gone_at.is_(None)
+            by_status = dict(session.execute(
+                select(Photo.status, func.count()).where(present).group_by(Photo.status)).all())
+            reasons = dict(session.execute(
+                select(Photo.error_reason, func.count()).where(present, Photo.status != "ok")
+                .group_by(Photo.error_reason)).all())
+            gone = session.scalar(select(func.count()).where(Photo.library_id == library.id,
+                                                            Photo.gone_at.is_not(None)))
+            flagged: dict[str, int] = {}
+            for (reasons_list,) in session.execute(select(Recommendation.reasons).join(Photo).where(present)):
+                for reason in reasons_list:
+                    flagged[reason] = flagged.get(reason, 0) + 1
+            decisions = dict(session.execute(
+                select(Decision.decision, func.count()).join(Photo).where(Photo.library_id == library.id)
+                .group_by(Decision.decision)).all())
+            last = session.scalars(select(ScanRun).where(ScanRun.library_id == library.id)
+                                   .order_by(ScanRun.id.desc()).limit(1)).first()
+            table = Table(title=library.root, show_header=False, box=None)
+            table.add_row("photos", str(sum(by_status.values())))
+            for key in ("ok", "error", "skipped"):
+                table.add_row(f"  {key}", str(by_status.get(key, 0)))
+            if reasons:
+                table.add_row("  reasons", ", ".join(f"{r} {n}" for r, n in sorted(reasons.items(), key=str)))
+            table.add_row("gone", str(gone))
+            table.add_row("recommended", ", ".join(f"{r} {n}" for r, n in sorted(flagged.items())) or "none")
+            table.add_row("decisions", ", ".join(f"{d} {n}" for d, n in sorted(decisions.items())) or "none")
+            if last is not None:
+                state = last.state if last.finished_at else "interrupted or running"
+                table.add_row("last scan", f"{last.started_at:%Y-%m-%d %H:%M:%S} UTC, {state}")
+            out.print(table)
+
+
+@cli.command()
+@click.pass_context
+def doctor(ctx: click.Context) -> None:
+    """Check configuration, database, folders, decoders, models and onnxruntime providers."""
+    from plugin.doctor import run_checks
+
+    settings = _settings(ctx)
+    marks = {"ok": "[green]ok[/]  ", "warn": "[yellow]warn[/]", "fail": "[red]FAIL[/]"}
+    checks = run_checks(settings)
+    out = Console()
+    for check in checks:
+        out.print(f"{marks[check.level]} {check.area:12} {check.message}", highlight=False)
+    if any(c.level == "fail" for c in checks):
+        sys.exit(1)
+
+
+@cli.command()
+@click.option("--format", "fmt", type=click.Choice(["jsonl"]), default="jsonl", show_default=True)
+@click.option("--output", "-o", type=click.Path(path_type=Path), help="File to write (default: stdout).")
+@click.option("--include-gone", is_flag=True, help="Also export photos whose file has disappeared.")
+@click.pass_context
+def export(ctx: click.Context, fmt: str, output: Path | None, include_gone: bool) -> None:
+    """Write one JSON object per photo with everything piccl knows about it."""
+    from plugin.export import write_jsonl
+
+    settings = _settings(ctx)
+    sessions = open_database(settings.resolved_database_url)
+    with sessions() as session:
+        if output is None:
+            count = write_jsonl(session, sys.stdout, include_gone)
+        else:
+            with output.open("w", encoding="utf-8") as handle:
+                count = write_jsonl(session, handle, include_gone)
+    console.print(f"exported {count} photos", highlight=False)
+
+
+def main() -> None:
+    cli(prog_name="piccl")

@@ -1,0 +1,187 @@
+"""piccl's configuration: ``PICCL_*`` environment variables and an optional file.
+
+Precedence, highest first: keyword arguments (the CLI), environment variables,
+the config file (YAML or TOML, path in ``PICCL_CONFIG`` or ``--config``), the
+defaults below. Unknown keys are rejected with the key's name so that a typo
+in a NAS template never silently falls back to a default. Nested values come
+from the environment with ``__``: ``PICCL_BLUR__METHOD=piccl2021``.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    NoDecode,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+    YamlConfigSettingsSource,
+)
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class BlurSettings(_Strict):
+    method: Literal["tiled", "piccl2021"] = Field(
+        "tiled",
+        description="Blur method: 'tiled' (default; resolution-independent, judged by the sharpest "
+        "tiles, tells shake from defocus) or 'piccl2021' (the seed paper's rule: variance of the "
+        "Laplacian of the full-size grey photo below a threshold).",
+    )
+    threshold: float = Field(
+        0.0,
+        ge=0,
+        description="Score below which the 'tiled' method calls a photo blurry; 0 means the built-in "
+        "default for the method.",
+    )
+    piccl2021_threshold: float = Field(
+        400.0, gt=0, description="Variance-of-Laplacian threshold of the PICCL paper (Fig. 3, alpha=400)."
+    )
+
+
+class DarkSettings(_Strict):
+    method: Literal["luminance"] = Field(
+        "luminance",
+        description="Dark-photo method: 'luminance' (luminance distribution plus EXIF exposure). "
+        "Kept open for a model-based method (the PICCL paper's Table 2 CNN).",
+    )
+    threshold: float = Field(
+        0.0, ge=0, description="Score above which a photo is called dark; 0 means the built-in default."
+    )
+
+
+class WorkerSettings(_Strict):
+    count: int = Field(0, ge=0, description="Worker count; 0 means one per CPU core.")
+    kind: Literal["process", "thread"] = Field(
+        "process",
+        description="'process' isolates decoder crashes and enforces the per-file time limit by killing "
+        "the worker; 'thread' avoids process start-up (measured in tests/bench/bench_scan.py).",
+    )
+    per_file_timeout_s: float = Field(60.0, gt=0, description="Seconds one photo may take before it is "
+                                      "recorded as 'timeout' (enforced in 'process' mode).")
+    max_tasks_per_worker: int = Field(500, ge=1, description="Recycle a worker process after this many "
+                                      "photos, which bounds memory held by decoders.")
+    commit_every: int = Field(50, ge=1, description="Photos written to the database per transaction.")
+
+
+class Settings(BaseSettings):
+    """Everything piccl can be told. See README 'Configuration'."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="PICCL_",
+        env_nested_delimiter="__",
+        extra="forbid",
+        frozen=True,
+    )
+
+    library: Annotated[list[Path], NoDecode] = Field(
+        default_factory=list,
+        description="Photo library folder(s). From the environment: one path, or several separated by ':'. "
+        "The library is read-only to a scan.",
+    )
+    data_dir: Path = Field(Path("./piccl-data"), description="Database, thumbnails and caches "
+                           "('/config' in the container).")
+    database_url: str | None = Field(None, description="SQLAlchemy URL; default SQLite in data_dir. "
+                                     "PostgreSQL works: postgresql+psycopg2://user:pw@host/db.")
+    models_dir: Path | None = Field(None, description="Folder with model files, looked up before the cache.")
+    analysis_size: int = Field(1024, ge=256, le=4096, description="Long side in pixels at which photos "
+                               "are decoded and analysed.")
+    max_image_pixels: int = Field(
+        200_000_000, ge=1_000_000,
+        description="Decompression-bomb limit: photos with more pixels are recorded as 'decompression_bomb' "
+        "and never decoded. The default admits 200 MP phone photos.")
+    max_file_bytes: int = Field(1_000_000_000, ge=1, description="Files larger than this are skipped.")
+    heic_thumbnail_min_side: int = Field(
+        512, ge=0,
+        description="Use a HEIC's embedded thumbnail instead of a full decode when its long side is at least "
+        "this many pixels (0 disables thumbnails). libheif has no reduced-size decode.")
+    blur: BlurSettings = Field(default_factory=BlurSettings, description="Blur/shake analyzer.")
+    dark: DarkSettings = Field(default_factory=DarkSettings, description="Dark-photo analyzer.")
+    workers: WorkerSettings = Field(default_factory=WorkerSettings, description="Scan workers.")
+    watch_polling: bool = Field(False, description="Poll the library instead of using inotify "
+                                "(SMB/NFS shares, where inotify sees nothing).")
+    watch_poll_interval_s: float = Field(30.0, gt=0, description="Polling interval for 'watch_polling'.")
+    watch_settle_s: float = Field(5.0, ge=0, description="A new file is read once its size and mtime have not "
+                                  "changed for this long.")
+    rescan_interval_min: float = Field(360.0, ge=0, description="Full rescan of the library every so many "
+                                       "minutes while watching (0 disables).")
+    trash_dir_name: str = Field(".piccl-trash", description="Name of piccl's trash folder in the library root.")
+
+    @field_validator("library", mode="before")
+    @classmethod
+    def _split_library(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return [p for p in value.split(os.pathsep) if p]
+        if isinstance(value, Path):
+            return [value]
+        return value
+
+    @property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'piccl.sqlite3').resolve()}"
+
+    @property
+    def worker_count(self) -> int:
+        return self.workers.count or max(1, os.cpu_count() or 1)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        config_file = os.environ.get("PICCL_CONFIG")
+        if config_file:
+            path = Path(config_file)
+            if path.suffix.lower() == ".toml":
+                sources.append(TomlConfigSettingsSource(settings_cls, toml_file=path))
+            else:
+                sources.append(YamlConfigSettingsSource(settings_cls, yaml_file=path))
+        return tuple(sources)
+
+
+# Environment variables that piccl reads but that are not settings.
+_NON_SETTING_ENV = {"PICCL_CONFIG", "PICCL_TESTDATA"}
+
+
+class ConfigError(ValueError):
+    """Configuration that cannot be used, with a message meant for a person."""
+
+
+def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings:
+    """Build :class:`Settings`, turning validation errors into one readable message."""
+    if config_file is not None:
+        if not config_file.is_file():
+            raise ConfigError(f"config file not found: {config_file}")
+        os.environ["PICCL_CONFIG"] = str(config_file)
+    elif (env_file := os.environ.get("PICCL_CONFIG")) and not Path(env_file).is_file():
+        raise ConfigError(f"config file not found: {env_file} (from PICCL_CONFIG)")
+    # The environment source ignores PICCL_* names it does not know; a typo there must not pass silently.
+    known = {f"PICCL_{name.upper()}" for name in Settings.model_fields} | _NON_SETTING_ENV
+    unknown = sorted(k for k in os.environ if k.startswith("PICCL_") and k.split("__")[0] not in known)
+    if unknown:
+        raise ConfigError("invalid configuration:\n" + "\n".join(f"  {k}: unknown setting" for k in unknown))
+    try:
+        return Settings(**{k: v for k, v in overrides.items() if v is not None})
+    except ValidationError as exc:
+        lines = []
+        for err in exc.errors():
+            key = ".".join(str(p) for p in err["loc"]) or "(top level)"
+            if err["type"] == "extra_forbidden":
+                lines.append(f"  {key}: unknown setting")
+            else:
+                lines.append(f"  {key}: {err['msg']} (got {err.get('input')!r})")
+        raise ConfigError("invalid configuration:\n" + "\n".join(lines)) from None

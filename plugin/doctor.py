@@ -1,0 +1,123 @@
+"""`piccl doctor`: check that everything piccl needs is in place, and say what is not."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from sqlalchemy import func, select, text
+
+from models.fetch import ModelState, load_manifest, locate
+from plugin.config import Settings
+from plugin.store.db import make_engine, migrate
+from plugin.store.models import Photo
+
+Level = Literal["ok", "warn", "fail"]
+
+
+@dataclass(frozen=True, slots=True)
+class Check:
+    area: str
+    level: Level
+    message: str
+
+
+def model_search_dirs(settings: Settings) -> list[Path]:
+    dirs = [settings.models_dir] if settings.models_dir else []
+    return [*dirs, settings.data_dir / "models"]
+
+
+def run_checks(settings: Settings) -> list[Check]:
+    checks: list[Check] = [Check("config", "ok", "configuration is valid")]
+    checks += _check_folders(settings)
+    checks += _check_database(settings)
+    checks += _check_decoders()
+    checks += _check_onnxruntime()
+    checks += _check_models(settings)
+    return checks
+
+
+def _check_folders(settings: Settings) -> list[Check]:
+    checks = []
+    if not settings.library:
+        checks.append(Check("library", "warn", "no library configured (PICCL_LIBRARY or `piccl scan PATH`)"))
+    for root in settings.library:
+        if not root.is_dir():
+            checks.append(Check("library", "fail", f"{root}: not a folder"))
+        elif not os.access(root, os.R_OK | os.X_OK):
+            checks.append(Check("library", "fail", f"{root}: not readable by uid {os.getuid()}"))
+        else:
+            checks.append(Check("library", "ok", f"{root}: readable"))
+    data_dir = settings.data_dir
+    try:
+        data_dir.mkdir(parents=True, exist_ok=True)
+        probe = data_dir / ".piccl-write-test"
+        probe.write_text("ok")
+        probe.unlink()
+        checks.append(Check("data_dir", "ok", f"{data_dir.resolve()}: writable"))
+    except OSError as exc:
+        checks.append(Check("data_dir", "fail", f"{data_dir}: not writable ({exc.strerror or exc})"))
+    return checks
+
+
+def _check_database(settings: Settings) -> list[Check]:
+    url = settings.resolved_database_url
+    try:
+        engine = make_engine(url)
+        migrate(engine)
+        with engine.connect() as conn:
+            revision = conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
+            photos = conn.execute(select(func.count()).select_from(Photo)).scalar()
+            mode = conn.execute(text("PRAGMA journal_mode")).scalar() if engine.dialect.name == "sqlite" else ""
+        engine.dispose()
+    except Exception as exc:
+        return [Check("database", "fail", f"{_safe_url(url)}: {type(exc).__name__}: {exc}")]
+    extra = f", journal {mode}" if mode else ""
+    return [Check("database", "ok", f"{_safe_url(url)}: schema {revision}, {photos} photos{extra}")]
+
+
+def _safe_url(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:
+        return "(unparsable database URL)"
+
+
+def _check_decoders() -> list[Check]:
+    from PIL import features
+
+    import pillow_heif
+
+    avif = "AVIF" if features.check("avif") else "no AVIF"
+    return [Check("decoders", "ok",
+                  f"Pillow with libjpeg {features.version('jpg')}, {avif}; libheif {pillow_heif.libheif_version()}")]
+
+
+def _check_onnxruntime() -> list[Check]:
+    try:
+        import onnxruntime
+    except ImportError:
+        return [Check("onnxruntime", "warn", "not installed: model-based analyzers are off "
+                      "(pip install 'piccl[cpu]' or 'piccl[gpu]')")]
+    providers = onnxruntime.get_available_providers()
+    level: Level = "ok"
+    return [Check("onnxruntime", level, f"{onnxruntime.__version__}, providers: {', '.join(providers)}")]
+
+
+def _check_models(settings: Settings) -> list[Check]:
+    checks = []
+    dirs = model_search_dirs(settings)
+    for spec in load_manifest().values():
+        status = locate(spec, dirs)
+        if status.state is ModelState.OK:
+            checks.append(Check("models", "ok", f"{spec.name}: {status.path}"))
+        elif status.state is ModelState.CORRUPT:
+            checks.append(Check("models", "fail", f"{spec.name}: {status.path} has the wrong sha256"))
+        else:
+            checks.append(Check("models", "warn", f"{spec.name}: not installed ({spec.purpose}); "
+                                f"looked in {', '.join(str(d) for d in dirs)}"))
+    return checks

@@ -1,0 +1,90 @@
+"""Everything known about each photo, one JSON object per line.
+
+The record's keys are a contract (scripts and later issues build on them):
+add keys, never rename or drop them.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import timedelta, timezone
+from pathlib import PurePosixPath
+from typing import Any, TextIO
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, selectinload
+
+from plugin.store.models import Library, Photo
+
+
+def photo_record(photo: Photo, library: Library) -> dict[str, Any]:
+    analyses = {a.analyzer: a for a in photo.analyses}
+    blur, exposure = analyses.get("blur"), analyses.get("exposure")
+    taken_at = None
+    if photo.taken_at is not None:
+        stamp = photo.taken_at
+        if photo.taken_at_offset_min is not None:
+            stamp = stamp.replace(tzinfo=timezone(timedelta(minutes=photo.taken_at_offset_min)))
+        taken_at = stamp.isoformat()
+    return {
+        "path": str(PurePosixPath(library.root) / photo.relpath),
+        "library": library.root,
+        "relpath": photo.relpath,
+        "status": photo.status,
+        "error": f"{photo.error_reason}: {photo.error_detail}" if photo.error_reason else None,
+        "error_reason": photo.error_reason,
+        "gone": photo.gone_at is not None,
+        "content_hash": photo.content_hash,
+        "format": photo.format,
+        "width": photo.width,
+        "height": photo.height,
+        "taken_at": taken_at,
+        "taken_at_source": photo.taken_at_source,
+        "gps": (
+            {"lat": photo.gps_lat, "lon": photo.gps_lon, "alt": photo.gps_alt}
+            if photo.gps_lat is not None and photo.gps_lon is not None else None
+        ),
+        "camera": {"make": photo.camera_make, "model": photo.camera_model},
+        "quality": {
+            "blur": None if blur is None else {
+                "score": blur.score,
+                "blurry": blur.flagged,
+                "kind": blur.evidence.get("kind"),
+                "method": blur.evidence.get("method"),
+                "evidence": blur.evidence,
+            },
+            "exposure": None if exposure is None else {
+                "score": exposure.score,
+                "dark": exposure.flagged,
+                "method": exposure.evidence.get("method"),
+                "evidence": exposure.evidence,
+            },
+        },
+        "recommendation": {
+            "reasons": list(photo.recommendation.reasons) if photo.recommendation else [],
+            "evidence": dict(photo.recommendation.evidence) if photo.recommendation else {},
+        },
+        "decision": photo.decision.decision if photo.decision else None,
+    }
+
+
+def iter_records(session: Session, include_gone: bool = False) -> Iterator[dict[str, Any]]:
+    query = (
+        select(Photo, Library).join(Library)
+        .options(selectinload(Photo.analyses), selectinload(Photo.recommendation), selectinload(Photo.decision))
+        .order_by(Library.root, Photo.relpath)
+    )
+    if not include_gone:
+        query = query.where(Photo.gone_at.is_(None))
+    for photo, library in session.execute(query.execution_options(yield_per=500)):
+        yield photo_record(photo, library)
+
+
+def write_jsonl(session: Session, out: TextIO, include_gone: bool = False) -> int:
+    count = 0
+    for record in iter_records(session, include_gone):
+        out.write(json.dumps(record, ensure_ascii=False, default=str))
+        out.write("\n")
+        count += 1
+    return count

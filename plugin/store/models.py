@@ -1,0 +1,157 @@
+"""The database schema (SQLAlchemy 2, typed). Changes go through an Alembic migration.
+
+A photo is identified by (library, relative path) and carries its content
+hash, so a moved or renamed photo keeps its id, its analyses and the user's
+decision. Analyses record the analyzer's name and version; the user's
+decision lives in its own table and no re-analysis ever writes to it.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc).replace(tzinfo=None)
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {dict[str, Any]: JSON, list[str]: JSON}
+
+
+class Library(Base):
+    __tablename__ = "libraries"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    root: Mapped[str] = mapped_column(String(1024), unique=True)
+    kind: Mapped[str] = mapped_column(String(16), default="local")
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+    photos: Mapped[list[Photo]] = relationship(back_populates="library")
+
+
+class Photo(Base):
+    __tablename__ = "photos"
+    __table_args__ = (
+        UniqueConstraint("library_id", "relpath", name="uq_photos_library_relpath"),
+        Index("ix_photos_content_hash", "content_hash"),
+        Index("ix_photos_status", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    library_id: Mapped[int] = mapped_column(ForeignKey("libraries.id", ondelete="CASCADE"))
+    relpath: Mapped[str] = mapped_column(String(2048))
+    size: Mapped[int] = mapped_column(BigInteger)
+    mtime_ns: Mapped[int] = mapped_column(BigInteger)
+    content_hash: Mapped[str | None] = mapped_column(String(64))
+
+    status: Mapped[str] = mapped_column(String(16))  # ok | error | skipped
+    error_reason: Mapped[str | None] = mapped_column(String(64))
+    error_detail: Mapped[str | None] = mapped_column(Text)
+
+    format: Mapped[str | None] = mapped_column(String(16))
+    width: Mapped[int | None] = mapped_column(Integer)
+    height: Mapped[int | None] = mapped_column(Integer)
+    frames: Mapped[int | None] = mapped_column(Integer)
+    orientation: Mapped[int | None] = mapped_column(Integer)
+    decoded_from: Mapped[str | None] = mapped_column(String(32))
+
+    taken_at: Mapped[datetime | None] = mapped_column(DateTime)  # wall-clock time where it was taken
+    taken_at_offset_min: Mapped[int | None] = mapped_column(Integer)
+    taken_at_source: Mapped[str | None] = mapped_column(String(16))  # exif | file_mtime
+    gps_lat: Mapped[float | None] = mapped_column(Float)
+    gps_lon: Mapped[float | None] = mapped_column(Float)
+    gps_alt: Mapped[float | None] = mapped_column(Float)
+    camera_make: Mapped[str | None] = mapped_column(String(128))
+    camera_model: Mapped[str | None] = mapped_column(String(128))
+    exif_warnings: Mapped[list[str] | None] = mapped_column(JSON)
+
+    first_seen_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    analysed_at: Mapped[datetime | None] = mapped_column(DateTime)
+    gone_at: Mapped[datetime | None] = mapped_column(DateTime)  # set when the file disappeared
+
+    library: Mapped[Library] = relationship(back_populates="photos")
+    analyses: Mapped[list[Analysis]] = relationship(
+        back_populates="photo", cascade="all, delete-orphan", passive_deletes=True
+    )
+    recommendation: Mapped[Recommendation | None] = relationship(
+        back_populates="photo", cascade="all, delete-orphan", passive_deletes=True
+    )
+    decision: Mapped[Decision | None] = relationship(
+        back_populates="photo", cascade="all, delete-orphan", passive_deletes=True
+    )
+
+
+class Analysis(Base):
+    """One analyzer's latest result for one photo."""
+
+    __tablename__ = "analyses"
+    __table_args__ = (UniqueConstraint("photo_id", "analyzer", name="uq_analyses_photo_analyzer"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    photo_id: Mapped[int] = mapped_column(ForeignKey("photos.id", ondelete="CASCADE"))
+    analyzer: Mapped[str] = mapped_column(String(32))
+    version: Mapped[int] = mapped_column(Integer)
+    # The analyzer's settings (method, thresholds) as canonical JSON: a change re-runs it.
+    params: Mapped[str] = mapped_column(String(512), default="")
+    score: Mapped[float | None] = mapped_column(Float)
+    flagged: Mapped[bool] = mapped_column(default=False)
+    evidence: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+    photo: Mapped[Photo] = relationship(back_populates="analyses")
+
+
+class Recommendation(Base):
+    """piccl's advice to delete a photo: the reasons and the numbers behind each."""
+
+    __tablename__ = "recommendations"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    photo_id: Mapped[int] = mapped_column(ForeignKey("photos.id", ondelete="CASCADE"), unique=True)
+    reasons: Mapped[list[str]] = mapped_column(JSON)
+    evidence: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
+
+    photo: Mapped[Photo] = relationship(back_populates="recommendation")
+
+
+class Decision(Base):
+    """What the user decided (keep / trash). Written only by the user's actions."""
+
+    __tablename__ = "decisions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    photo_id: Mapped[int] = mapped_column(ForeignKey("photos.id", ondelete="CASCADE"), unique=True)
+    decision: Mapped[str] = mapped_column(String(16))  # keep | trash
+    decided_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+    photo: Mapped[Photo] = relationship(back_populates="decision")
+
+
+class ScanRun(Base):
+    """One scan of one library: when, and what it found."""
+
+    __tablename__ = "scan_runs"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    library_id: Mapped[int] = mapped_column(ForeignKey("libraries.id", ondelete="CASCADE"))
+    started_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime)
+    state: Mapped[str] = mapped_column(String(16), default="running")  # running | done | failed
+    counts: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)

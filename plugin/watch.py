@@ -1,0 +1,192 @@
+"""Watch libraries and analyse new photos as they arrive.
+
+Like paperless-ngx's consumer: file events only put a path on a waiting list;
+a file is read once its size and mtime have stopped changing for
+``watch_settle_s`` (a phone upload or an SMB copy writes for a while).
+Deletions and moves trigger a full rescan of that library, which is cheap (a
+listing, no decode) and is where moves are recognised by hash. inotify sees
+nothing on SMB/NFS mounts, so a polling observer is offered, and a periodic
+full rescan (APScheduler) is the safety net for anything an observer missed.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from apscheduler.schedulers.blocking import BlockingScheduler
+from watchdog.events import FileSystemEvent, FileSystemEventHandler
+from watchdog.observers import Observer
+from watchdog.observers.api import BaseObserver
+from watchdog.observers.polling import PollingObserver
+
+from plugin.scan import Scanner, ScanSummary
+from plugin.sources.local import ignored_kind, is_junk_dir
+
+log = logging.getLogger(__name__)
+
+SETTLE_CHECK_INTERVAL_S = 1.0
+
+
+@dataclass(slots=True)
+class _Pending:
+    size: int
+    mtime_ns: int
+    stable_since: float
+
+
+@dataclass(slots=True)
+class ChangeTracker:
+    """Paths seen changing, and which of them have settled. Thread-safe."""
+
+    settle_s: float
+    clock: Callable[[], float] = time.monotonic
+    _pending: dict[Path, _Pending] = field(default_factory=dict)
+    _rescan: set[Path] = field(default_factory=set)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def touched(self, path: Path) -> None:
+        with self._lock:
+            self._pending.setdefault(path, _Pending(-1, -1, self.clock()))
+
+    def needs_rescan(self, root: Path) -> None:
+        with self._lock:
+            self._rescan.add(root)
+
+    def take_rescans(self) -> set[Path]:
+        with self._lock:
+            roots, self._rescan = self._rescan, set()
+        return roots
+
+    def take_settled(self) -> list[Path]:
+        """Paths whose size and mtime have not changed for ``settle_s``; vanished ones are dropped."""
+        now = self.clock()
+        ready: list[Path] = []
+        with self._lock:
+            for path, pending in list(self._pending.items()):
+                try:
+                    st = path.stat()
+                except OSError:
+                    del self._pending[path]
+                    continue
+                if (st.st_size, st.st_mtime_ns) != (pending.size, pending.mtime_ns):
+                    pending.size, pending.mtime_ns, pending.stable_since = st.st_size, st.st_mtime_ns, now
+                elif now - pending.stable_since >= self.settle_s:
+                    ready.append(path)
+                    del self._pending[path]
+        return ready
+
+
+class _Handler(FileSystemEventHandler):
+    def __init__(self, root: Path, tracker: ChangeTracker, trash_dir_name: str) -> None:
+        self.root, self.tracker, self.trash_dir_name = root, tracker, trash_dir_name
+
+    def _interesting(self, path_text: str | bytes) -> Path | None:
+        path = Path(os.fsdecode(path_text))
+        try:
+            rel = path.relative_to(self.root)
+        except ValueError:
+            return None
+        if any(is_junk_dir(part, self.trash_dir_name) for part in rel.parts[:-1]) or ignored_kind(path.name):
+            return None
+        return path
+
+    def on_created(self, event: FileSystemEvent) -> None:
+        if not event.is_directory and (path := self._interesting(event.src_path)):
+            self.tracker.touched(path)
+
+    def on_modified(self, event: FileSystemEvent) -> None:
+        self.on_created(event)
+
+    def on_closed(self, event: FileSystemEvent) -> None:
+        self.on_created(event)
+
+    def on_moved(self, event: FileSystemEvent) -> None:
+        # The full rescan relinks the photo by hash, keeping its analysis and decision.
+        self.tracker.needs_rescan(self.root)
+
+    def on_deleted(self, event: FileSystemEvent) -> None:
+        self.tracker.needs_rescan(self.root)
+
+
+class Watcher:
+    """Runs until stopped: observers, the settle check and the periodic rescan."""
+
+    def __init__(self, scanner: Scanner, roots: list[Path], *, polling: bool, poll_interval_s: float,
+                 settle_s: float, rescan_interval_min: float, trash_dir_name: str,
+                 on_scan: Callable[[ScanSummary], None] | None = None) -> None:
+        self.scanner = scanner
+        self.roots = [root.resolve() for root in roots]
+        self.polling, self.poll_interval_s = polling, poll_interval_s
+        self.rescan_interval_min = rescan_interval_min
+        self.trash_dir_name = trash_dir_name
+        self.tracker = ChangeTracker(settle_s)
+        self.on_scan = on_scan
+        self._scan_lock = threading.Lock()  # one scan at a time: they share one database writer
+        self._observers: list[BaseObserver] = []
+        self.scheduler = BlockingScheduler()
+
+    def _observer(self) -> BaseObserver:
+        if self.polling:
+            return PollingObserver(timeout=self.poll_interval_s)
+        return Observer()
+
+    def start_observers(self) -> None:
+        for root in self.roots:
+            observer = self._observer()
+            observer.schedule(_Handler(root, self.tracker, self.trash_dir_name), str(root), recursive=True)
+            observer.daemon = True
+            observer.start()
+            self._observers.append(observer)
+            log.info("watching %s (%s)", root, "polling" if self.polling else "inotify")
+
+    def full_rescan(self) -> None:
+        for root in self.roots:
+            self._scan(root, None)
+
+    def process_pending(self) -> None:
+        for root in self.tracker.take_rescans():
+            self._scan(root, None)
+        settled = self.tracker.take_settled()
+        for root in self.roots:
+            mine = [p for p in settled if p.is_relative_to(root)]
+            if mine:
+                self._scan(root, mine)
+
+    def _scan(self, root: Path, only: list[Path] | None) -> None:
+        with self._scan_lock:
+            try:
+                summary = self.scanner.scan(root, only=only)
+            except Exception:  # the watcher outlives any one failed scan; the next rescan retries
+                log.exception("scan of %s failed", root)
+                return
+        if self.on_scan and (summary.processed or summary.moved or summary.gone):
+            self.on_scan(summary)
+
+    def run(self, initial_scan: bool = True) -> None:
+        self.start_observers()
+        if initial_scan:
+            self.full_rescan()
+        self.scheduler.add_job(self.process_pending, "interval", seconds=SETTLE_CHECK_INTERVAL_S,
+                               id="settle", max_instances=1, coalesce=True)
+        if self.rescan_interval_min > 0:
+            self.scheduler.add_job(self.full_rescan, "interval", minutes=self.rescan_interval_min,
+                                   id="rescan", max_instances=1, coalesce=True)
+        try:
+            self.scheduler.start()
+        finally:
+            self.stop()
+
+    def stop(self) -> None:
+        if self.scheduler.running:
+            self.scheduler.shutdown(wait=False)
+        for observer in self._observers:
+            observer.stop()
+        for observer in self._observers:
+            observer.join(timeout=5)
+        self._observers.clear()

@@ -1,0 +1,99 @@
+"""Run :func:`plugin.analysis.analyse_file` over many photos, in processes or threads.
+
+Processes (the default) isolate the decoders: a fuzzer-grade file that
+crashes libtiff or libheif kills one worker, is recorded as
+``worker_crashed``, and the scan goes on; a file that hangs is killed at the
+per-file time limit (``timeout``). Workers are recycled after a number of
+photos so memory held by decoders stays bounded. Threads avoid process start-up
+and pickling; Pillow, libjpeg and OpenCV release the GIL, so they scale too
+(tests/bench/bench_scan.py measures both), but they cannot enforce a time limit.
+
+At most ``workers * 4`` photos are in flight: memory stays bounded however
+large the library, and results stream back in completion order.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+from collections.abc import Iterable, Iterator
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from concurrent.futures import TimeoutError as FutureTimeout
+from typing import Any, Protocol
+
+from pebble import ProcessExpired, ProcessPool
+
+from plugin.analysis import AnalysisOptions, PhotoOutcome, PhotoTask, analyse_file
+from plugin.reading.decode import ReadFailure
+
+_IN_FLIGHT_PER_WORKER = 4
+
+
+class Runner(Protocol):
+    def run(self, tasks: Iterable[PhotoTask]) -> Iterator[PhotoOutcome]: ...
+
+
+def _failed(task: PhotoTask, reason: str, detail: str) -> PhotoOutcome:
+    return PhotoOutcome(task, size=task.size, mtime_ns=task.mtime_ns,
+                        failure=ReadFailure("error", reason, detail))
+
+
+def _drain(submit: Any, tasks: Iterable[PhotoTask], limit: int, timeout_s: float | None) -> Iterator[PhotoOutcome]:
+    pending: dict[Future[PhotoOutcome], PhotoTask] = {}
+    source = iter(tasks)
+
+    def fill() -> None:
+        while len(pending) < limit:
+            task = next(source, None)
+            if task is None:
+                return
+            pending[submit(task)] = task
+
+    fill()
+    while pending:
+        done, _ = wait(pending, return_when=FIRST_COMPLETED)
+        for future in done:
+            task = pending.pop(future)
+            try:
+                yield future.result()
+            except FutureTimeout:
+                yield _failed(task, "timeout", f"took longer than {timeout_s:g} s (setting workers.per_file_timeout_s)")
+            except ProcessExpired as exc:
+                yield _failed(task, "worker_crashed", f"the decoder crashed (exit code {exc.exitcode})")
+            except Exception as exc:  # a bug in piccl must cost this photo, not the scan
+                yield _failed(task, "analysis_failed", f"{type(exc).__name__}: {exc}")
+        fill()
+
+
+class ProcessRunner:
+    def __init__(self, workers: int, options: AnalysisOptions, timeout_s: float, max_tasks: int) -> None:
+        self.workers, self.options, self.timeout_s, self.max_tasks = workers, options, timeout_s, max_tasks
+
+    def run(self, tasks: Iterable[PhotoTask]) -> Iterator[PhotoOutcome]:
+        # forkserver, not fork: the parent may run watcher and scheduler threads, and forking a
+        # threaded process can deadlock the child on a lock some other thread held.
+        context = multiprocessing.get_context("forkserver")
+        context.set_forkserver_preload(["plugin.analysis"])
+        pool = ProcessPool(max_workers=self.workers, max_tasks=self.max_tasks, context=context)
+        try:
+            yield from _drain(
+                lambda task: pool.schedule(analyse_file, args=(task, self.options), timeout=self.timeout_s),
+                tasks, self.workers * _IN_FLIGHT_PER_WORKER, self.timeout_s)
+        finally:
+            pool.stop()
+            pool.join()
+
+
+class ThreadRunner:
+    def __init__(self, workers: int, options: AnalysisOptions) -> None:
+        self.workers, self.options = workers, options
+
+    def run(self, tasks: Iterable[PhotoTask]) -> Iterator[PhotoOutcome]:
+        with ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="piccl-scan") as pool:
+            yield from _drain(lambda task: pool.submit(analyse_file, task, self.options),
+                              tasks, self.workers * _IN_FLIGHT_PER_WORKER, None)
+
+
+def make_runner(kind: str, workers: int, options: AnalysisOptions, timeout_s: float, max_tasks: int) -> Runner:
+    if kind == "thread":
+        return ThreadRunner(workers, options)
+    return ProcessRunner(workers, options, timeout_s, max_tasks)
