@@ -39,7 +39,14 @@ class BlurSettings(_Strict):
         0.0,
         ge=0,
         description="Score below which the 'tiled' method calls a photo blurry; 0 means the built-in "
-        "default for the method.",
+        "default. The score is 1 / the blur (Gaussian sigma, px) of the photo's sharpest part at "
+        "the analysis size; the default 0.95 means blur above 1.05 px is blurry.",
+    )
+    min_long_side: int = Field(
+        320,
+        ge=0,
+        description="The 'tiled' method does not judge photos whose long side is below this many pixels "
+        "(thumbnails, avatars, crops), where resampling blur and camera blur look alike.",
     )
     piccl2021_threshold: float = Field(
         400.0, gt=0, description="Variance-of-Laplacian threshold of the PICCL paper (Fig. 3, alpha=400)."
@@ -53,7 +60,12 @@ class DarkSettings(_Strict):
         "Kept open for a model-based method (the PICCL paper's Table 2 CNN).",
     )
     threshold: float = Field(
-        0.0, ge=0, description="Score above which a photo is called dark; 0 means the built-in default."
+        0.0,
+        ge=0,
+        le=1,
+        description="Score (0-1) at or above which a photo is called dark; 0 means the built-in default "
+        "(0.5). The score is the larger of the photo's own darkness (how far its brightest 1% sits below "
+        "white) and the scene's dimness from EXIF (scene EV100 from exposure time, f-number and ISO).",
     )
 
 

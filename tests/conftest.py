@@ -1,0 +1,100 @@
+"""Shared fixtures: real data when present (skipping with a reason when not), synthetic photos, a store."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+import pytest
+from PIL import Image
+from sqlalchemy.orm import Session, sessionmaker
+
+from plugin.config import Settings
+from plugin.store.db import open_database
+
+
+def _shared(var: str, sub: str) -> Path:
+    value = os.environ.get(var)
+    if not value:
+        pytest.skip(f"{var} is not set: real {sub} are in ../shared (see README, 'Tests')")
+    path = Path(value)
+    if not path.is_dir():
+        pytest.skip(f"{var}={value} is not a folder")
+    return path
+
+
+@pytest.fixture(scope="session")
+def testdata() -> Path:
+    return _shared("PICCL_TESTDATA", "photos")
+
+
+@pytest.fixture(scope="session")
+def models_dir() -> Path:
+    return _shared("PICCL_MODELS_DIR", "models")
+
+
+def textured(width: int, height: int, seed: int = 0) -> np.ndarray:
+    """A photo-like RGB image: shapes with hard edges and fine texture at several scales."""
+    rng = np.random.default_rng(seed)
+    img = np.full((height, width, 3), 128, np.uint8)
+    for _ in range(60):
+        colour = tuple(int(c) for c in rng.integers(0, 256, 3))
+        x, y = int(rng.integers(0, width)), int(rng.integers(0, height))
+        r = int(rng.integers(max(4, width // 60), max(8, width // 8)))
+        if rng.random() < 0.5:
+            cv2.circle(img, (x, y), r, colour, -1)
+        else:
+            cv2.rectangle(img, (x, y), (x + r, y + r // 2), colour, -1)
+    noise = rng.normal(0, 12, (height, width, 1))
+    return np.clip(img.astype(np.float32) + noise, 0, 255).astype(np.uint8)
+
+
+PhotoFactory = Callable[..., Path]
+
+
+@pytest.fixture
+def make_photo() -> PhotoFactory:
+    """Write a synthetic JPEG (or any Pillow format) with optional EXIF; returns its path."""
+
+    def make(path: Path, width: int = 1600, height: int = 1200, *, blur: float = 0, gain: float = 1.0,
+             seed: int = 0, exif: dict[int, Any] | None = None, exif_ifd: dict[int, Any] | None = None,
+             gps: dict[int, Any] | None = None, fmt: str = "JPEG", quality: int = 90) -> Path:
+        rgb = textured(width, height, seed)
+        if blur:
+            rgb = cv2.GaussianBlur(rgb, (0, 0), blur)
+        if gain != 1.0:
+            rgb = np.clip(rgb.astype(np.float32) * gain, 0, 255).astype(np.uint8)
+        image = Image.fromarray(rgb)
+        info = Image.Exif()
+        for tag, value in (exif or {}).items():
+            info[tag] = value
+        if exif_ifd:
+            info.get_ifd(0x8769).update(exif_ifd)
+        if gps:
+            info.get_ifd(0x8825).update(gps)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        kwargs: dict[str, Any] = {"exif": info.tobytes()} if (exif or exif_ifd or gps) else {}
+        if fmt == "JPEG":
+            kwargs["quality"] = quality
+        image.save(path, fmt, **kwargs)
+        return path
+
+    return make
+
+
+@pytest.fixture
+def settings_for(tmp_path: Path) -> Callable[..., Settings]:
+    def build(library: Path | None = None, **overrides: Any) -> Settings:
+        workers = {"count": 2, "kind": "thread", **overrides.pop("workers", {})}
+        return Settings(library=[library] if library else [], data_dir=tmp_path / "data", workers=workers, **overrides)
+
+    return build
+
+
+@pytest.fixture
+def sessions(tmp_path: Path) -> sessionmaker[Session]:
+    return open_database(f"sqlite:///{tmp_path / 'store.sqlite3'}")

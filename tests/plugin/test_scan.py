@@ -1,0 +1,265 @@
+"""The scan pipeline: incremental, move-aware, resumable, read-only, and never stopped by a bad file."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from plugin.config import Settings
+from plugin.scan import Scanner
+from plugin.store.models import Analysis, Decision, Photo
+from tests.conftest import PhotoFactory
+
+SettingsFor = Callable[..., Settings]
+
+
+def _scan(settings: Settings, sessions: sessionmaker[Session], library: Path, **kwargs: object):
+    return Scanner(settings, sessions).scan(library, **kwargs)  # type: ignore[arg-type]
+
+
+def _photos(sessions: sessionmaker[Session]) -> dict[str, Photo]:
+    with sessions() as session:
+        return {p.relpath: p for p in session.scalars(select(Photo))}
+
+
+@pytest.fixture
+def library(tmp_path: Path, make_photo: PhotoFactory) -> Path:
+    root = tmp_path / "library"
+    make_photo(root / "2024" / "sharp.jpg", 1600, 1200, seed=1)
+    make_photo(root / "2024" / "blurry.jpg", 1600, 1200, seed=2, blur=6)
+    make_photo(root / "dark.jpg", 1600, 1200, seed=3, gain=0.04)
+    (root / "notes").mkdir()
+    (root / "notes" / "broken.jpg").write_bytes(b"\xff\xd8\xff\xe0 not really a jpeg")
+    return root
+
+
+def test_first_scan_records_every_photo_and_flags_the_bad_ones(
+        library: Path, settings_for: SettingsFor, sessions: sessionmaker[Session]) -> None:
+    # WHEN a library is scanned
+    summary = _scan(settings_for(library), sessions, library)
+    # THEN every file has a row with its status, and the flagged ones have a recommendation with evidence
+    assert (summary.photos, summary.new, summary.ok) == (4, 4, 3)
+    assert summary.errors == {"decode_failed": 1}
+    photos = _photos(sessions)
+    assert photos["notes/broken.jpg"].status == "error"
+    assert photos["notes/broken.jpg"].error_reason == "decode_failed"
+    with sessions() as session:
+        sharp = session.scalars(select(Photo).where(Photo.relpath == "2024/sharp.jpg")).one()
+        blurry = session.scalars(select(Photo).where(Photo.relpath == "2024/blurry.jpg")).one()
+        dark = session.scalars(select(Photo).where(Photo.relpath == "dark.jpg")).one()
+        assert sharp.recommendation is None
+        assert blurry.recommendation is not None and "blurry" in blurry.recommendation.reasons
+        assert dark.recommendation is not None and "dark" in dark.recommendation.reasons
+        assert "score" in blurry.recommendation.evidence["blurry"]
+        assert {a.analyzer for a in sharp.analyses} == {"blur", "exposure"}
+
+
+def test_rescan_of_an_unchanged_library_decodes_nothing(
+        library: Path, settings_for: SettingsFor, sessions: sessionmaker[Session]) -> None:
+    settings = settings_for(library)
+    _scan(settings, sessions, library)
+    summary = _scan(settings, sessions, library)
+    assert (summary.unchanged, summary.processed) == (4, 0)
+
+
+def test_changed_file_is_analysed_again(library: Path, settings_for: SettingsFor, sessions: sessionmaker[Session],
+                                        make_photo: PhotoFactory) -> None:
+    settings = settings_for(library)
+    _scan(settings, sessions, library)
+    make_photo(library / "2024" / "blurry.jpg", 1600, 1200, seed=2)  # the user replaced it with a sharp one
+    summary = _scan(settings, sessions, library)
+    assert (summary.changed, summary.unchanged) == (1, 3)
+    with sessions() as session:
+        photo = session.scalars(select(Photo).where(Photo.relpath == "2024/blurry.jpg")).one()
+        assert photo.recommendation is None
+
+
+def test_moved_photo_keeps_its_analysis_and_decision_without_a_decode(
+        library: Path, settings_for: SettingsFor, sessions: sessionmaker[Session]) -> None:
+    # GIVEN a scanned library where the user decided to keep the blurry photo
+    settings = settings_for(library)
+    _scan(settings, sessions, library)
+    with sessions() as session:
+        before = session.scalars(select(Photo).where(Photo.relpath == "2024/blurry.jpg")).one()
+        session.add(Decision(photo_id=before.id, decision="keep"))
+        session.commit()
+        analysis_ids = sorted(a.id for a in before.analyses)
+    # WHEN the photo is moved and renamed
+    (library / "best").mkdir()
+    (library / "2024" / "blurry.jpg").rename(library / "best" / "renamed.jpg")
+    summary = _scan(settings, sessions, library)
+    # THEN it is recognised by its content: same row, same analyses, same decision, nothing decoded
+    assert (summary.moved, summary.new, summary.gone, summary.processed) == (1, 0, 0, 0)
+    with sessions() as session:
+        after = session.scalars(select(Photo).where(Photo.relpath == "best/renamed.jpg")).one()
+        assert after.id == before.id
+        assert sorted(a.id for a in after.analyses) == analysis_ids
+        assert after.decision is not None and after.decision.decision == "keep"
+        assert session.scalar(select(func.count()).select_from(Photo)) == 4
+
+
+def test_removed_photo_is_marked_gone_and_comes_back_with_its_history(
+        library: Path, settings_for: SettingsFor, sessions: sessionmaker[Session]) -> None:
+    settings = settings_for(library)
+    _scan(settings, sessions, library)
+    data = (library / "dark.jpg").read_bytes()
+    (library / "dark.jpg").unlink()
+    summary = _scan(settings, sessions, library)
+    assert summary.gone == 1
+    gone = _photos(sessions)["dark.jpg"]
+    assert gone.gone_at is not None
+    # WHEN it comes back elsewhere (restored from a backup)
+    (library / "restored").mkdir()
+    (library / "restored" / "dark.jpg").write_bytes(data)
+    summary = _scan(settings, sessions, library)
+    assert (summary.moved, summary.new) == (1, 0)
+    back = _photos(sessions)["restored/dark.jpg"]
+    assert back.id == gone.id and back.gone_at is None
+
+
+def test_decision_survives_reanalysis(library: Path, settings_for: SettingsFor, sessions: sessionmaker[Session],
+                                      make_photo: PhotoFactory) -> None:
+    settings = settings_for(library)
+    _scan(settings, sessions, library)
+    with sessions() as session:
+        photo = session.scalars(select(Photo).where(Photo.relpath == "dark.jpg")).one()
+        session.add(Decision(photo_id=photo.id, decision="trash"))
+        session.commit()
+    make_photo(library / "dark.jpg", 1600, 1200, seed=9, gain=0.05)
+    _scan(settings, sessions, library, retry_errors=True)
+    with sessions() as session:
+        photo = session.scalars(select(Photo).where(Photo.relpath == "dark.jpg")).one()
+        assert photo.decision is not None and photo.decision.decision == "trash"
+
+
+def test_changed_analyzer_settings_rerun_only_that_analyzer(
+        library: Path, settings_for: SettingsFor, sessions: sessionmaker[Session]) -> None:
+    _scan(settings_for(library), sessions, library)
+    with sessions() as session:
+        exposure_before = {a.photo_id: a.created_at for a in session.scalars(
+            select(Analysis).where(Analysis.analyzer == "exposure"))}
+    # WHEN the user switches to the seed paper's blur rule
+    summary = _scan(settings_for(library, blur={"method": "piccl2021"}), sessions, library)
+    # THEN every readable photo is re-analysed for blur only, with the new method recorded
+    assert (summary.reanalysed, summary.new, summary.changed) == (3, 0, 0)
+    with sessions() as session:
+        blur = session.scalars(select(Analysis).where(Analysis.analyzer == "blur")).all()
+        assert {a.evidence.get("method") for a in blur} == {"piccl2021"}
+        exposure_after = {a.photo_id: a.created_at for a in session.scalars(
+            select(Analysis).where(Analysis.analyzer == "exposure"))}
+    assert exposure_after == exposure_before
+
+
+def test_failed_files_are_not_retried_unless_asked(
+        library: Path, settings_for: SettingsFor, sessions: sessionmaker[Session]) -> None:
+    settings = settings_for(library)
+    _scan(settings, sessions, library)
+    assert _scan(settings, sessions, library).processed == 0
+    assert _scan(settings, sessions, library, retry_errors=True).changed == 1
+
+
+def _tree_fingerprint(root: Path) -> dict[str, tuple[str, int]]:
+    return {
+        str(p.relative_to(root)): (hashlib.sha256(p.read_bytes()).hexdigest(), p.stat().st_mtime_ns)
+        for p in sorted(root.rglob("*")) if p.is_file()
+    }
+
+
+def test_the_library_is_read_only_to_a_scan(library: Path, settings_for: SettingsFor,
+                                            sessions: sessionmaker[Session]) -> None:
+    before = _tree_fingerprint(library)
+    _scan(settings_for(library, workers={"kind": "process"}), sessions, library)
+    assert _tree_fingerprint(library) == before
+
+
+def test_per_file_time_limit_records_a_timeout(tmp_path: Path, make_photo: PhotoFactory, settings_for: SettingsFor,
+                                               sessions: sessionmaker[Session]) -> None:
+    # GIVEN a photo that takes far longer to decode than the limit (a big PNG has no reduced decode)
+    library = tmp_path / "slow"
+    make_photo(library / "huge.png", 6000, 4500, fmt="PNG")
+    make_photo(library / "small.jpg", 400, 300)
+    settings = settings_for(library, workers={"kind": "process", "per_file_timeout_s": 0.05, "count": 1})
+    # WHEN it is scanned in worker processes
+    summary = _scan(settings, sessions, library)
+    # THEN it is recorded as a timeout and the scan went on
+    assert summary.errors.get("timeout", 0) >= 1
+    assert _photos(sessions)["huge.png"].error_reason == "timeout"
+
+
+@pytest.mark.slow
+def test_corrupt_and_edge_cases_scan_in_worker_processes(testdata: Path, settings_for: SettingsFor,
+                                                         sessions: sessionmaker[Session]) -> None:
+    # GIVEN Pillow's torture set (truncated, fuzzer crashers, bombs, odd formats)
+    root = testdata / "corrupt_and_edge_cases"
+    settings = settings_for(root, workers={"kind": "process", "per_file_timeout_s": 30})
+    # WHEN it is scanned the way the product runs
+    summary = _scan(settings, sessions, root)
+    # THEN every file ends ok or recorded with a reason
+    photos = _photos(sessions)
+    expected = [row["file"] for row in csv.DictReader((root / "expectations.csv").open())]
+    for rel in expected:
+        assert rel in photos, rel
+        photo = photos[rel]
+        assert photo.status in ("ok", "error", "skipped")
+        if photo.status != "ok":
+            assert photo.error_reason and photo.error_detail, rel
+    assert summary.ok >= 170
+    assert "worker_crashed" not in summary.errors
+
+
+@pytest.mark.slow
+def test_scan_killed_with_sigkill_resumes_and_records_each_photo_once(
+        tmp_path: Path, make_photo: PhotoFactory) -> None:
+    # GIVEN a library of 60 photos and a scan that commits every 3
+    library = tmp_path / "library"
+    for i in range(60):
+        make_photo(library / f"{i // 10}" / f"p{i:03}.jpg", 1600, 1200, seed=i)
+    env = {**os.environ, "PICCL_DATA_DIR": str(tmp_path / "data"), "PICCL_WORKERS__COUNT": "1",
+           "PICCL_WORKERS__COMMIT_EVERY": "3"}
+    database = tmp_path / "data" / "piccl.sqlite3"
+    command = [sys.executable, "-m", "plugin", "scan", str(library)]
+    # WHEN the scan is killed with SIGKILL part-way
+    process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                               start_new_session=True)
+    deadline = time.monotonic() + 60
+    committed = 0
+    while time.monotonic() < deadline and process.poll() is None:
+        committed = _count(database)
+        if committed >= 9:
+            break
+        time.sleep(0.02)
+    os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
+    assert 0 < _count(database) < 60, "the scan should have been killed part-way"
+    # AND started again
+    subprocess.run(command, env=env, check=True, capture_output=True)
+    # THEN every photo is recorded exactly once, all analysed
+    import sqlite3
+
+    with sqlite3.connect(database) as conn:
+        rows = conn.execute("SELECT relpath, status FROM photos").fetchall()
+    assert len(rows) == 60 == len({r for r, _ in rows})
+    assert {s for _, s in rows} == {"ok"}
+
+
+def _count(database: Path) -> int:
+    import sqlite3
+
+    if not database.exists():
+        return 0
+    try:
+        with sqlite3.connect(database, timeout=1) as conn:
+            return conn.execute("SELECT count(*) FROM photos").fetchone()[0]
+    except sqlite3.Error:
+        return 0

@@ -1,0 +1,92 @@
+"""Watching: a new photo is read once it has settled; junk is ignored; deletions trigger a rescan."""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from plugin.scan import Scanner
+from plugin.store.models import Photo
+from plugin.watch import ChangeTracker, Watcher
+from tests.conftest import PhotoFactory
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_a_file_is_ready_only_once_it_stops_changing(tmp_path: Path) -> None:
+    # GIVEN a file being copied in
+    clock = FakeClock()
+    tracker = ChangeTracker(settle_s=5, clock=clock)
+    path = tmp_path / "upload.jpg"
+    path.write_bytes(b"part one")
+    tracker.touched(path)
+    assert tracker.take_settled() == []
+    # WHEN it keeps growing, it is not ready
+    clock.now = 4
+    path.write_bytes(b"part one, part two")
+    assert tracker.take_settled() == []
+    clock.now = 8
+    assert tracker.take_settled() == []
+    # THEN five quiet seconds later it is, exactly once
+    clock.now = 9.5
+    assert tracker.take_settled() == [path]
+    assert tracker.take_settled() == []
+
+
+def test_a_file_that_vanishes_while_settling_is_dropped(tmp_path: Path) -> None:
+    tracker = ChangeTracker(settle_s=0)
+    path = tmp_path / "tmp.jpg"
+    path.write_bytes(b"x")
+    tracker.touched(path)
+    path.unlink()
+    assert tracker.take_settled() == []
+
+
+def _wait_for(predicate, timeout: float = 20) -> bool:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.1)
+    return False
+
+
+def _relpaths(sessions: sessionmaker[Session]) -> dict[str, bool]:
+    with sessions() as session:
+        return {p.relpath: p.gone_at is None for p in session.scalars(select(Photo))}
+
+
+def test_polling_watcher_picks_up_new_photos_and_deletions(
+        tmp_path: Path, make_photo: PhotoFactory, settings_for, sessions: sessionmaker[Session]) -> None:
+    # GIVEN a watched library (polling, as on an SMB share)
+    library = tmp_path / "library"
+    make_photo(library / "old.jpg", 400, 300)
+    settings = settings_for(library)
+    watcher = Watcher(Scanner(settings, sessions), [library], polling=True, poll_interval_s=0.2, settle_s=0.3,
+                      rescan_interval_min=0, trash_dir_name=".piccl-trash")
+    thread = threading.Thread(target=watcher.run, daemon=True)
+    thread.start()
+    try:
+        assert _wait_for(lambda: "old.jpg" in _relpaths(sessions))
+        # WHEN a photo arrives, junk arrives, and the old photo is deleted
+        make_photo(library / "new" / "arrived.jpg", 400, 300, seed=5)
+        (library / "@eaDir").mkdir()
+        make_photo(library / "@eaDir" / "thumb.jpg", 64, 48)
+        # THEN the new photo is analysed, the junk is not
+        assert _wait_for(lambda: "new/arrived.jpg" in _relpaths(sessions))
+        (library / "old.jpg").unlink()
+        assert _wait_for(lambda: _relpaths(sessions).get("old.jpg") is False)
+        assert "@eaDir/thumb.jpg" not in _relpaths(sessions)
+    finally:
+        watcher.stop()
+        thread.join(timeout=10)
