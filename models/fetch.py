@@ -10,7 +10,7 @@ import hashlib
 import tomllib
 import urllib.request
 from dataclasses import dataclass
-from enum import Enum
+from enum import StrEnum
 from importlib import resources
 from pathlib import Path
 
@@ -26,7 +26,7 @@ class ModelSpec:
     url: str
 
 
-class ModelState(str, Enum):
+class ModelState(StrEnum):
     OK = "ok"
     NOT_INSTALLED = "not installed"
     CORRUPT = "sha256 mismatch"

@@ -235,7 +235,7 @@ def doctor(ctx: click.Context) -> None:
     checks = run_checks(settings)
     out = Console()
     for check in checks:
-        out.print(f"{marks[check.level]} {check.area:12} {check.message}", highlight=False)
+        out.print(f"{marks[check.level]} {check.area:12} {check.message}", highlight=False, soft_wrap=True)
     if any(c.level == "fail" for c in checks):
         sys.exit(1)
 

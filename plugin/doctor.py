@@ -88,9 +88,8 @@ def _safe_url(url: str) -> str:
 
 
 def _check_decoders() -> list[Check]:
-    from PIL import features
-
     import pillow_heif
+    from PIL import features
 
     avif = "AVIF" if features.check("avif") else "no AVIF"
     return [Check("decoders", "ok",

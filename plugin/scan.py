@@ -244,10 +244,8 @@ class Scanner:
         runner = make_runner(self.settings.workers.kind, workers, self.options,
                              self.settings.workers.per_file_timeout_s, self.settings.workers.max_tasks_per_worker)
         batch: list[PhotoOutcome] = []
-        done = 0
-        for outcome in runner.run(_in_path_order(tasks)):
+        for done, outcome in enumerate(runner.run(_in_path_order(tasks)), start=1):
             batch.append(outcome)
-            done += 1
             if len(batch) >= self.settings.workers.commit_every:
                 self._store(library_id, batch, summary)
                 batch = []

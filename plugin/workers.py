@@ -64,6 +64,14 @@ def _drain(submit: Any, tasks: Iterable[PhotoTask], limit: int, timeout_s: float
         fill()
 
 
+def _init_worker_process() -> None:
+    import cv2
+
+    # Each process is already one of N workers on N cores; OpenCV's own thread pool on top
+    # of that only adds contention.
+    cv2.setNumThreads(1)
+
+
 class ProcessRunner:
     def __init__(self, workers: int, options: AnalysisOptions, timeout_s: float, max_tasks: int) -> None:
         self.workers, self.options, self.timeout_s, self.max_tasks = workers, options, timeout_s, max_tasks
@@ -73,7 +81,8 @@ class ProcessRunner:
         # threaded process can deadlock the child on a lock some other thread held.
         context = multiprocessing.get_context("forkserver")
         context.set_forkserver_preload(["plugin.analysis"])
-        pool = ProcessPool(max_workers=self.workers, max_tasks=self.max_tasks, context=context)
+        pool = ProcessPool(max_workers=self.workers, max_tasks=self.max_tasks, context=context,
+                           initializer=_init_worker_process)
         try:
             yield from _drain(
                 lambda task: pool.schedule(analyse_file, args=(task, self.options), timeout=self.timeout_s),

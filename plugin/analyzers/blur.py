@@ -19,12 +19,20 @@ Two methods share the name ``blur`` (one result per photo, whichever is configur
    blurred still reads as blurred.
 4. Only tiles with detail in two directions take part: on a tile with a single edge direction
    the blur along the edge cannot be measured, and would otherwise read as sharp.
-5. The photo's blur is a low percentile of the tiles' worst-direction blur: a subject in focus
-   against a soft background is a sharp photo.
+5. The photo's edge width is the 10th percentile of the tiles' worst-direction edge width: a
+   subject in focus against a soft background is a sharp photo.
+6. When the photo is blurry, the tiles' anisotropy (worst over best direction) tells camera
+   shake ("motion", with its direction when the tiles agree on one) from defocus.
 
 Everything is measured on the analysis-size image (long side 1024 by default), i.e. at the
 size a person looks at a photo on a screen, so the same photo at 1 MP and at 12 MP gets the
-same score. The score is ``1 / blur_px`` (higher = sharper).
+same score. The score is ``1 / edge_width_px`` (higher = sharper; a perfect edge reads 0.58 px,
+so scores run to about 1.7, more where downscaling sharpens), and a photo is blurry above
+1.24 px (score below 0.806).
+
+Photos whose long side is under 320 px are not judged (thumbnails: resampling blur and camera
+blur look alike there), nor are photos with too little two-dimensional detail (a clear sky, a
+blank wall): both come back with ``score=None``, not flagged, and the reason in the evidence.
 
 ``piccl2021`` (:class:`Piccl2021Blur`) is the seed paper's rule, kept for comparison: the
 variance of the Laplacian of the *full-resolution* grey photo, blurry below alpha = 400.
@@ -43,7 +51,7 @@ from plugin.config import BlurSettings
 
 # Gaussian sigma (px) of the comparison scale. The ratio method resolves blur from about
 # COARSE_SIGMA/2 to several times it; 1 px puts the resolution where the verdict is made
-# (edges ~1.3 px wide at 1024 px).
+# (edges ~1.24 px wide at 1024 px).
 COARSE_SIGMA = 1.0
 _COARSE_KSIZE = 7
 
@@ -56,10 +64,10 @@ MIN_TILE_PX = 16
 NOISE_FLOOR_FRACTION = 0.05
 
 # A tile has "detail" when its coarse-scale gradient RMS is at least 0.25 grey levels per pixel
-# (a faint texture) and at least 3x the noise floor's RMS, and when its weaker gradient
+# (a faint texture) and at least 4x the noise floor's RMS, and when its weaker gradient
 # direction carries at least 15% of the stronger one (two-dimensional detail).
 MIN_DETAIL_GRADIENT = 0.25
-MIN_DETAIL_OVER_NOISE = 3.0
+MIN_DETAIL_OVER_NOISE = 4.0
 MIN_ISOTROPY = 0.15
 # Fewer tiles with detail than this and the photo is not judged (a blank wall, a clear sky).
 MIN_DETAIL_TILES = 4
@@ -72,55 +80,87 @@ COARSE_DETAIL_FRACTION = 0.10
 # bokeh) is sharp.
 SHARPEST_PERCENTILE = 0.10
 
-# A perfect step edge measures as a Gaussian of this sigma (px): the width of the Scharr operator
-# itself. It is taken out in quadrature so that blur_px is the blur added to the photo.
-OPERATOR_SIGMA = 0.66
+# Edge width is measured as a Gaussian sigma in px at the analysis size, including the width of
+# the measuring operator itself: a perfect step edge reads 0.58 px, and an edge blurred by a
+# Gaussian of sigma s reads about sqrt(s^2 + 0.58^2).
+OPERATOR_SIGMA = 0.58
 
-# Blur (Gaussian sigma, px at the analysis size) above which a photo is blurry. In-focus photos
-# from phones and cameras read 0.2-0.95 px at 1024 px (native 640x480 frames up to 0.95),
-# mild defocus (a 2.5 px box at 1024 px) about 1.3 px, camera shake 1.1-2.5 px; one pixel of
-# blur at screen size is where softness starts to show.
-DEFAULT_BLUR_PX = 1.05
+# Edge width above which a photo is blurry: 1.24 px is 1.1 px of blur added to a perfect edge.
+# In-focus photos from phones and cameras read 0.7-1.2 px at 1024 px (native 640x480 frames up
+# to 1.2), mild defocus (a 2.5 px box at 1024 px) about 1.4 px, camera shake 1.25-2.5 px; about
+# one pixel of blur at screen size is where softness starts to show.
+DEFAULT_EDGE_PX = 1.24
 
 # Below this long side (px) a photo is a thumbnail, an avatar or a crop: resampling blur and
 # camera blur look alike there, so it is not judged.
 MIN_LONG_SIDE_PX = 320
 
 # A blurred photo whose tiles are, by median, at least this much blurrier in one direction
-# than across it is called motion blur (camera shake); isotropic blur is defocus. Defocus and
-# sharp photos measure 1.05-1.25, linear and rotational shake 1.3-1.8.
+# than across it is called motion blur (camera shake); isotropic blur is defocus. Defocus reads
+# 1.1-1.3 (up to ~1.4 when heavy), linear and rotational shake 1.4-2.
 MOTION_ANISOTROPY = 1.3
+# Without a common direction across the tiles (rotational shake), more anisotropy is asked for:
+# heavy defocus measured near the method's range reads up to ~1.4.
+MOTION_ANISOTROPY_NO_DIRECTION = 1.4
+# Shake vs defocus is judged at a scale where the median tile edge is at most this wide (px).
+KIND_MAX_EDGE_PX = 2.5
 # Direction is reported when the tiles agree on it (mean resultant length of doubled angles).
 DIRECTION_COHERENCE = 0.5
 
 _SCHARR_GAIN_SQ = 32.0 * 32.0  # Scharr's response to a unit ramp is 32
-# Fine/coarse gradient-energy ratios of white pixel noise and of a perfect step edge, measured
+_FILTER_MARGIN = _COARSE_KSIZE // 2 + 1  # rows the Gaussian and then Scharr reach beyond a band
+_BAND_PIXELS = 65_536  # ~0.3 MB float32 per buffer: stays in cache
+# Fine/coarse gradient-energy ratios of white pixel noise and of the sharpest natural edge, measured
 # with these very filters; they separate noise from texture in the noise floor.
 _RATIO_NOISE = 10.7
 _RATIO_SHARP_EDGE = 1.6
+# Picking the sharpest tiles favours those where noise happened to run above its average, so a
+# little more than the average noise is removed.
+_NOISE_OVERSUBTRACT = 1.3
 
 
-def _tile_means(a: np.ndarray, ny: int, t: int, nx: int) -> np.ndarray:
-    return a.reshape(ny, t, nx * t).sum(axis=1).reshape(ny, nx, t).sum(axis=2) * (1.0 / (t * t * _SCHARR_GAIN_SQ))
+def _tile_tensors(grey: np.ndarray, t: int, ny: int, nx: int) -> np.ndarray:
+    """Per-tile gradient tensors (xx, yy, xy) of the image and of its Gaussian-blurred copy: (6, ny, nx).
 
-
-def _tensors(img: np.ndarray, ny: int, t: int, nx: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    gx = cv2.Scharr(img, cv2.CV_32F, 1, 0)
-    gy = cv2.Scharr(img, cv2.CV_32F, 0, 1)
-    return (
-        _tile_means(gx * gx, ny, t, nx),
-        _tile_means(gy * gy, ny, t, nx),
-        _tile_means(gx * gy, ny, t, nx),
-    )
+    Works through bands of whole tile rows (with a margin for the filters, so results equal a
+    whole-image pass) in buffers reused across bands: full-size float temporaries cost more in
+    memory traffic and page faults than the arithmetic does.
+    """
+    h, w = ny * t, nx * t
+    src = grey[:h, :w]
+    out = np.empty((6, ny, nx), np.float32)
+    rows_per_band = max(1, _BAND_PIXELS // (t * w))
+    band_rows = rows_per_band * t + 2 * _FILTER_MARGIN
+    g_buf = np.empty((band_rows, w), np.float32)
+    b_buf, gx_buf, gy_buf = np.empty_like(g_buf), np.empty_like(g_buf), np.empty_like(g_buf)
+    prod_buf = np.empty((rows_per_band * t, w), np.float32)
+    scale = 1.0 / (t * t * _SCHARR_GAIN_SQ)
+    for i0 in range(0, ny, rows_per_band):
+        i1 = min(ny, i0 + rows_per_band)
+        r0, r1 = i0 * t, i1 * t
+        a0, a1 = max(0, r0 - _FILTER_MARGIN), min(h, r1 + _FILTER_MARGIN)
+        n, rows = a1 - a0, i1 - i0
+        g = g_buf[:n]
+        g[...] = src[a0:a1]
+        b = cv2.GaussianBlur(g, (_COARSE_KSIZE, _COARSE_KSIZE), COARSE_SIGMA, dst=b_buf[:n])
+        prod = prod_buf[: rows * t]
+        for k, img in enumerate((g, b)):
+            gx = cv2.Scharr(img, cv2.CV_32F, 1, 0, dst=gx_buf[:n])[r0 - a0 : r1 - a0]
+            gy = cv2.Scharr(img, cv2.CV_32F, 0, 1, dst=gy_buf[:n])[r0 - a0 : r1 - a0]
+            for j, (u, v) in enumerate(((gx, gx), (gy, gy), (gx, gy))):
+                np.multiply(u, v, out=prod)
+                tile_sums = prod.reshape(rows, t, nx * t).sum(axis=1).reshape(rows, nx, t).sum(axis=2)
+                out[3 * k + j, i0:i1] = tile_sums * scale
+    return out
 
 
 def _noise_floor(fine: np.ndarray, coarse: np.ndarray) -> tuple[float, float]:
     """Noise share of the gradient energy (fine, coarse), from the flattest tiles.
 
     The flattest tiles hold noise and whatever faint texture the scene has there. The two are
-    told apart by their fine/coarse energy ratio: ~10.7 for pixel noise, ~1.6 for a perfectly
-    sharp edge. Only the part that behaves like noise is removed, so a photo textured all over
-    (a leaf, a carpet) keeps its detail.
+    told apart by their fine/coarse energy ratio: ~10.7 for pixel noise, ~1.6 for the sharpest
+    natural edges (a step blurred by 0.4 px). Only the part that behaves like noise is removed,
+    so a photo textured all over (a leaf, a carpet) keeps its detail.
     """
     flat = coarse.ravel()
     flattest = np.argsort(flat)[: max(1, int(flat.size * NOISE_FLOOR_FRACTION))]
@@ -152,12 +192,11 @@ def measure_tiles(grey: np.ndarray) -> dict[str, Any] | None:
     if grid is None:
         return None
     t, ny, nx = grid
-    g = np.ascontiguousarray(grey[: ny * t, : nx * t], dtype=np.float32)
-    b = cv2.GaussianBlur(g, (_COARSE_KSIZE, _COARSE_KSIZE), COARSE_SIGMA)
-    a11, a22, a12 = _tensors(g, ny, t, nx)
-    b11, b22, b12 = _tensors(b, ny, t, nx)
+    a11, a22, a12, b11, b22, b12 = _tile_tensors(grey, t, ny, nx)
 
     noise_a, noise_b = _noise_floor(a11 + a22, b11 + b22)
+    noise_a *= _NOISE_OVERSUBTRACT
+    noise_b *= _NOISE_OVERSUBTRACT
     # Noise is taken as isotropic. The +1e-3 keeps empty directions finite; it is far below any
     # detail that counts.
     a11 = np.maximum(a11 - noise_a / 2, 0) + 1e-3
@@ -170,8 +209,7 @@ def measure_tiles(grey: np.ndarray) -> dict[str, Any] | None:
     isotropy = (tr_b - spread) / (tr_b + spread)
     noise_rms = math.sqrt(noise_b)
     detail = (
-        (np.sqrt(tr_b) >= max(MIN_DETAIL_GRADIENT, MIN_DETAIL_OVER_NOISE * noise_rms))
-        & (isotropy >= MIN_ISOTROPY)
+        (np.sqrt(tr_b) >= max(MIN_DETAIL_GRADIENT, MIN_DETAIL_OVER_NOISE * noise_rms)) & (isotropy >= MIN_ISOTROPY)
     ).ravel()
 
     a11, a22, a12 = a11.ravel()[detail], a22.ravel()[detail], a12.ravel()[detail]
@@ -199,22 +237,24 @@ def measure_tiles(grey: np.ndarray) -> dict[str, Any] | None:
     }
 
 
-def _added_blur(measured: np.ndarray) -> np.ndarray:
-    return np.sqrt(np.maximum(measured * measured - OPERATOR_SIGMA * OPERATOR_SIGMA, 0.0))
-
-
-def _kind_of_blur(tiles: dict[str, Any]) -> tuple[str, float, float | None]:
-    """Motion or defocus from the anisotropy of the tiles' blur; with the motion direction."""
+def _kind_of_blur(tiles: dict[str, Any]) -> tuple[str, float, float | None, float]:
+    """Motion or defocus from the anisotropy of the tiles' blur: (kind, anisotropy, direction, coherence)."""
     bmax, bmin, ang = tiles["blur_max"], tiles["blur_min"], tiles["angle_deg"]
     ratio = bmax / np.maximum(bmin, 1e-3)
     anisotropy = float(np.median(ratio))
-    if anisotropy < MOTION_ANISOTROPY:
-        return "defocus", anisotropy, None
-    weight = ratio - 1.0
+    # Tiles vote by how anisotropic they are, capped so that a few ill-conditioned tiles cannot
+    # outvote the rest.
+    weight = np.clip(ratio - 1.0, 0.0, 1.0)
     z = np.sum(weight * np.exp(2j * np.radians(ang))) / max(float(weight.sum()), 1e-9)
-    if abs(z) < DIRECTION_COHERENCE:
-        return "motion", anisotropy, None  # directions disagree: rotation, or a curved shake path
-    return "motion", anisotropy, float(np.degrees(np.angle(z)) / 2.0 % 180.0)
+    coherence = float(abs(z))
+    if anisotropy < MOTION_ANISOTROPY:
+        return "defocus", anisotropy, None, coherence
+    if coherence < DIRECTION_COHERENCE:
+        # Directions disagree: rotation, a curved shake path, or anisotropy that is only noise.
+        if anisotropy < MOTION_ANISOTROPY_NO_DIRECTION:
+            return "defocus", anisotropy, None, coherence
+        return "motion", anisotropy, None, coherence
+    return "motion", anisotropy, float(np.degrees(np.angle(z)) / 2.0 % 180.0), coherence
 
 
 class TiledBlur:
@@ -224,7 +264,7 @@ class TiledBlur:
     version: ClassVar[int] = 1
     method: ClassVar[str] = "tiled"
 
-    def __init__(self, threshold_px: float = DEFAULT_BLUR_PX, min_long_side: int = MIN_LONG_SIDE_PX) -> None:
+    def __init__(self, threshold_px: float = DEFAULT_EDGE_PX, min_long_side: int = MIN_LONG_SIDE_PX) -> None:
         self.threshold_px = threshold_px
         self.min_long_side = min_long_side
 
@@ -232,6 +272,32 @@ class TiledBlur:
         evidence = {"method": self.method, "verdict": "not_judged", "reason": reason, "kind": "unknown"}
         evidence.update(extra)
         return AnalyzerResult(self.name, self.version, None, False, evidence)
+
+    @staticmethod
+    def _kind(tiles: dict[str, Any], grey: np.ndarray) -> tuple[str, float, float | None]:
+        """Shake or defocus, with the shake's direction.
+
+        Past ~2.5 px the fine/coarse ratio nears 1 in every direction and its anisotropy is noise, so
+        heavy blur is looked at again at half size (and so on) until it is within range; that scale
+        says shake or defocus. A long smear leaves little to measure along it, so the direction is
+        taken from that scale or one coarser, whichever's tiles agree better.
+        """
+        levels: list[dict[str, Any]] = [tiles]
+        for _ in range(3):
+            grey = cv2.pyrDown(grey)
+            coarser = measure_tiles(grey)
+            if coarser is None or coarser["n_tiles"] < MIN_DETAIL_TILES:
+                break
+            levels.append(coarser)
+        start = next(
+            (i for i, t in enumerate(levels) if float(np.median(t["blur_max"])) <= KIND_MAX_EDGE_PX), len(levels) - 1
+        )
+        kind, anisotropy, direction, coherence = _kind_of_blur(levels[start])
+        if kind == "motion" and start + 1 < len(levels):
+            coarse = _kind_of_blur(levels[start + 1])
+            if coarse[0] == "motion" and coarse[3] > coherence:
+                direction = coarse[2]
+        return kind, anisotropy, direction
 
     def analyze(self, photo: AnalysisInput) -> AnalyzerResult:
         grey = photo.grey
@@ -246,8 +312,10 @@ class TiledBlur:
             grey = cv2.pyrDown(grey)
             scale *= 2
             tiles = measure_tiles(grey)
-        if scale > 1 and tiles is not None and tiles["n_tiles"] < max(
-            MIN_DETAIL_TILES, COARSE_DETAIL_FRACTION * tiles["grid"][0] * tiles["grid"][1]
+        if (
+            scale > 1
+            and tiles is not None
+            and tiles["n_tiles"] < max(MIN_DETAIL_TILES, COARSE_DETAIL_FRACTION * tiles["grid"][0] * tiles["grid"][1])
         ):
             tiles = None  # a graphic or a near-blank frame, not a photo blurred beyond recognition
         if tiles is None or tiles["n_tiles"] < MIN_DETAIL_TILES:
@@ -256,30 +324,30 @@ class TiledBlur:
                 measured_at=[w, h],
                 tiles_with_detail=0 if tiles is None else tiles["n_tiles"],
             )
-        ordered = _added_blur(np.sort(tiles["blur_max"])) * scale
-        blur_px = float(ordered[int(SHARPEST_PERCENTILE * len(ordered))])
-        flagged = blur_px > self.threshold_px
+        ordered = np.sort(tiles["blur_max"]) * scale
+        edge_px = float(ordered[int(SHARPEST_PERCENTILE * len(ordered))])
+        flagged = edge_px > self.threshold_px
         evidence: dict[str, Any] = {
             "method": self.method,
-            "blur_px": round(blur_px, 2),
+            "edge_width_px": round(edge_px, 2),
             "threshold_px": round(self.threshold_px, 2),
             "measured_at": [w, h],
             "tiles_with_detail": tiles["n_tiles"],
             "grid": list(tiles["grid"]),
-            "median_tile_blur_px": round(float(np.median(ordered)), 2),
+            "median_tile_edge_width_px": round(float(np.median(ordered)), 2),
             "noise": round(tiles["noise"], 2),
         }
         if scale > 1:
             evidence["measured_scale"] = 1 / scale
         if flagged:
-            kind, anisotropy, direction = _kind_of_blur(tiles)
+            kind, anisotropy, direction = self._kind(tiles, grey)
             evidence["kind"] = kind
             evidence["anisotropy"] = round(anisotropy, 2)
             if kind == "motion":
                 evidence["direction_deg"] = None if direction is None else round(direction)
         else:
             evidence["kind"] = "sharp"
-        score = round(1.0 / max(blur_px, 1e-3), 3)
+        score = round(1.0 / max(edge_px, 1e-3), 3)
         return AnalyzerResult(self.name, self.version, score, flagged, evidence)
 
 
@@ -301,6 +369,9 @@ class Piccl2021Blur:
 
     def analyze_full(self, grey_full: np.ndarray) -> AnalyzerResult:
         h, w = grey_full.shape[:2]
+        if grey_full.size == 0:
+            evidence = {"method": self.method, "verdict": "not_judged", "reason": "empty", "measured_at": [w, h]}
+            return AnalyzerResult(self.name, self.version, None, False, evidence)
         variance = float(cv2.Laplacian(grey_full, cv2.CV_64F).var())
         flagged = variance < self.alpha
         evidence = {
@@ -323,6 +394,6 @@ def make_blur_analyzer(settings: BlurSettings) -> Analyzer:
     if settings.method == "piccl2021":
         return Piccl2021Blur(alpha=settings.piccl2021_threshold)
     if settings.method == "tiled":
-        threshold_px = 1.0 / settings.threshold if settings.threshold > 0 else DEFAULT_BLUR_PX
+        threshold_px = 1.0 / settings.threshold if settings.threshold > 0 else DEFAULT_EDGE_PX
         return TiledBlur(threshold_px=threshold_px, min_long_side=settings.min_long_side)
     raise ValueError(f"unknown blur method: {settings.method!r} (known: {', '.join(BLUR_METHODS)})")

