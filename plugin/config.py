@@ -10,6 +10,7 @@ from the environment with ``__``: ``PICCL_BLUR__METHOD=piccl2021``.
 from __future__ import annotations
 
 import os
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -112,9 +113,11 @@ class Settings(BaseSettings):
         "and never decoded. The default admits 200 MP phone photos.")
     max_file_bytes: int = Field(1_000_000_000, ge=1, description="Files larger than this are skipped.")
     heic_thumbnail_min_side: int = Field(
-        512, ge=0,
+        1024, ge=0,
         description="Use a HEIC's embedded thumbnail instead of a full decode when its long side is at least "
-        "this many pixels (0 disables thumbnails). libheif has no reduced-size decode.")
+        "this many pixels (0: always decode fully). libheif has no reduced-size decode, but a thumbnail smaller "
+        "than analysis_size makes blur detection less sensitive, hence the default. Photos over 100 MP use any "
+        "thumbnail of 320 px or more, to bound memory.")
     blur: BlurSettings = Field(default_factory=BlurSettings, description="Blur/shake analyzer.")
     dark: DarkSettings = Field(default_factory=DarkSettings, description="Dark-photo analyzer.")
     workers: WorkerSettings = Field(default_factory=WorkerSettings, description="Scan workers.")
@@ -156,7 +159,7 @@ class Settings(BaseSettings):
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
-        config_file = os.environ.get("PICCL_CONFIG")
+        config_file = _CONFIG_FILE.get() or os.environ.get("PICCL_CONFIG")
         if config_file:
             path = Path(config_file)
             if path.suffix.lower() == ".toml":
@@ -166,8 +169,11 @@ class Settings(BaseSettings):
         return tuple(sources)
 
 
+# The --config file of the load_settings() call under way (the environment's PICCL_CONFIG otherwise).
+_CONFIG_FILE: ContextVar[str | None] = ContextVar("piccl_config_file", default=None)
+
 # Environment variables that piccl reads but that are not settings.
-_NON_SETTING_ENV = {"PICCL_CONFIG", "PICCL_TESTDATA"}
+_NON_SETTING_ENV = {"PICCL_CONFIG", "PICCL_TESTDATA", "PICCL_TEST_POSTGRES_URL"}
 
 
 class ConfigError(ValueError):
@@ -179,7 +185,6 @@ def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings
     if config_file is not None:
         if not config_file.is_file():
             raise ConfigError(f"config file not found: {config_file}")
-        os.environ["PICCL_CONFIG"] = str(config_file)
     elif (env_file := os.environ.get("PICCL_CONFIG")) and not Path(env_file).is_file():
         raise ConfigError(f"config file not found: {env_file} (from PICCL_CONFIG)")
     # The environment source ignores PICCL_* names it does not know; a typo there must not pass silently.
@@ -187,6 +192,7 @@ def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings
     unknown = sorted(k for k in os.environ if k.startswith("PICCL_") and k.split("__")[0] not in known)
     if unknown:
         raise ConfigError("invalid configuration:\n" + "\n".join(f"  {k}: unknown setting" for k in unknown))
+    token = _CONFIG_FILE.set(str(config_file) if config_file is not None else None)
     try:
         return Settings(**{k: v for k, v in overrides.items() if v is not None})
     except ValidationError as exc:
@@ -198,3 +204,5 @@ def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings
             else:
                 lines.append(f"  {key}: {err['msg']} (got {err.get('input')!r})")
         raise ConfigError("invalid configuration:\n" + "\n".join(lines)) from None
+    finally:
+        _CONFIG_FILE.reset(token)

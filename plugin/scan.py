@@ -102,10 +102,12 @@ class Scanner:
         started = time.perf_counter()
         root = root.resolve()
         summary = ScanSummary(str(root))
+        # piccl's data folder may sit inside the library (the default ./piccl-data when run from it).
+        exclude = (self.settings.data_dir,)
         if only is None:
-            listing = list_library(root, self.settings.trash_dir_name)
+            listing = list_library(root, self.settings.trash_dir_name, exclude)
         else:
-            listing = Listing(files=list(iter_paths_in_library(root, only, self.settings.trash_dir_name)))
+            listing = Listing(files=list(iter_paths_in_library(root, only, self.settings.trash_dir_name, exclude)))
         summary.ignored, summary.unreadable_dirs = listing.ignored, listing.unreadable_dirs
         summary.photos = len(listing.files)
 
@@ -241,8 +243,11 @@ class Scanner:
         if not tasks:
             return
         workers = min(self.settings.worker_count, total)
+        log_dir = self.settings.data_dir / "logs"
+        log_dir.mkdir(parents=True, exist_ok=True)
         runner = make_runner(self.settings.workers.kind, workers, self.options,
-                             self.settings.workers.per_file_timeout_s, self.settings.workers.max_tasks_per_worker)
+                             self.settings.workers.per_file_timeout_s, self.settings.workers.max_tasks_per_worker,
+                             str(log_dir / "decoders.log"))
         batch: list[PhotoOutcome] = []
         for done, outcome in enumerate(runner.run(_in_path_order(tasks)), start=1):
             batch.append(outcome)

@@ -83,14 +83,17 @@ class ChangeTracker:
 
 
 class _Handler(FileSystemEventHandler):
-    def __init__(self, root: Path, tracker: ChangeTracker, trash_dir_name: str) -> None:
+    def __init__(self, root: Path, tracker: ChangeTracker, trash_dir_name: str, data_dir: Path) -> None:
         self.root, self.tracker, self.trash_dir_name = root, tracker, trash_dir_name
+        self.data_dir = data_dir.resolve()
 
     def _interesting(self, path_text: str | bytes) -> Path | None:
         path = Path(os.fsdecode(path_text))
         try:
             rel = path.relative_to(self.root)
         except ValueError:
+            return None
+        if path.is_relative_to(self.data_dir):  # our own database writes, when data_dir is in the library
             return None
         if any(is_junk_dir(part, self.trash_dir_name) for part in rel.parts[:-1]) or ignored_kind(path.name):
             return None
@@ -139,7 +142,8 @@ class Watcher:
     def start_observers(self) -> None:
         for root in self.roots:
             observer = self._observer()
-            observer.schedule(_Handler(root, self.tracker, self.trash_dir_name), str(root), recursive=True)
+            handler = _Handler(root, self.tracker, self.trash_dir_name, self.scanner.settings.data_dir)
+            observer.schedule(handler, str(root), recursive=True)
             observer.daemon = True
             observer.start()
             self._observers.append(observer)

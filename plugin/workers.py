@@ -14,7 +14,9 @@ large the library, and results stream back in completion order.
 
 from __future__ import annotations
 
+import logging
 import multiprocessing
+import os
 from collections.abc import Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from concurrent.futures import TimeoutError as FutureTimeout
@@ -64,17 +66,26 @@ def _drain(submit: Any, tasks: Iterable[PhotoTask], limit: int, timeout_s: float
         fill()
 
 
-def _init_worker_process() -> None:
+def _init_worker_process(decoder_log: str | None) -> None:
     import cv2
 
+    # Pillow logs decoder complaints about broken files; the photo's recorded reason says it already.
+    logging.getLogger("PIL").setLevel(logging.CRITICAL)
+    if decoder_log:
+        # libtiff and libheif print straight to stderr from C. Keep that for debugging, in a log
+        # file, instead of scattering it over the user's progress bar.
+        with open(decoder_log, "ab", buffering=0) as log:
+            os.dup2(log.fileno(), 2)
     # Each process is already one of N workers on N cores; OpenCV's own thread pool on top
     # of that only adds contention.
     cv2.setNumThreads(1)
 
 
 class ProcessRunner:
-    def __init__(self, workers: int, options: AnalysisOptions, timeout_s: float, max_tasks: int) -> None:
+    def __init__(self, workers: int, options: AnalysisOptions, timeout_s: float, max_tasks: int,
+                 decoder_log: str | None = None) -> None:
         self.workers, self.options, self.timeout_s, self.max_tasks = workers, options, timeout_s, max_tasks
+        self.decoder_log = decoder_log
 
     def run(self, tasks: Iterable[PhotoTask]) -> Iterator[PhotoOutcome]:
         # forkserver, not fork: the parent may run watcher and scheduler threads, and forking a
@@ -82,7 +93,7 @@ class ProcessRunner:
         context = multiprocessing.get_context("forkserver")
         context.set_forkserver_preload(["plugin.analysis"])
         pool = ProcessPool(max_workers=self.workers, max_tasks=self.max_tasks, context=context,
-                           initializer=_init_worker_process)
+                           initializer=_init_worker_process, initargs=(self.decoder_log,))
         try:
             yield from _drain(
                 lambda task: pool.schedule(analyse_file, args=(task, self.options), timeout=self.timeout_s),
@@ -102,7 +113,8 @@ class ThreadRunner:
                               tasks, self.workers * _IN_FLIGHT_PER_WORKER, None)
 
 
-def make_runner(kind: str, workers: int, options: AnalysisOptions, timeout_s: float, max_tasks: int) -> Runner:
+def make_runner(kind: str, workers: int, options: AnalysisOptions, timeout_s: float, max_tasks: int,
+                decoder_log: str | None = None) -> Runner:
     if kind == "thread":
         return ThreadRunner(workers, options)
-    return ProcessRunner(workers, options, timeout_s, max_tasks)
+    return ProcessRunner(workers, options, timeout_s, max_tasks, decoder_log)

@@ -38,19 +38,34 @@ def models_dir() -> Path:
 
 
 def textured(width: int, height: int, seed: int = 0) -> np.ndarray:
-    """A photo-like RGB image: shapes with hard edges and fine texture at several scales."""
+    """A photo-like RGB image: smooth shading at many scales, hard-edged objects, thin lines, sensor noise.
+
+    Natural photos have detail at every scale (a roughly 1/f spectrum); flat shapes on iid noise do not,
+    and make poor stand-ins for a sharp photo.
+    """
     rng = np.random.default_rng(seed)
-    img = np.full((height, width, 3), 128, np.uint8)
-    for _ in range(60):
-        colour = tuple(int(c) for c in rng.integers(0, 256, 3))
+    img = np.zeros((height, width, 3), np.float32)
+    for octave in range(1, 8):
+        cells = 2**octave
+        small = rng.normal(0, 1, (max(2, cells * height // width), cells, 3)).astype(np.float32)
+        img += cv2.resize(small, (width, height), interpolation=cv2.INTER_CUBIC) * (40 / octave)
+    img += 128
+    scale = max(width, height) / 1000
+    for _ in range(80):
+        colour = tuple(float(c) for c in rng.integers(0, 256, 3))
         x, y = int(rng.integers(0, width)), int(rng.integers(0, height))
-        r = int(rng.integers(max(4, width // 60), max(8, width // 8)))
+        r = int(rng.integers(max(3, int(8 * scale)), max(6, int(90 * scale))))
         if rng.random() < 0.5:
             cv2.circle(img, (x, y), r, colour, -1)
         else:
             cv2.rectangle(img, (x, y), (x + r, y + r // 2), colour, -1)
-    noise = rng.normal(0, 12, (height, width, 1))
-    return np.clip(img.astype(np.float32) + noise, 0, 255).astype(np.uint8)
+    for _ in range(120):  # twigs, wires, letters: the fine detail a sharp photo has
+        colour = tuple(float(c) for c in rng.integers(0, 256, 3))
+        p1 = (int(rng.integers(0, width)), int(rng.integers(0, height)))
+        p2 = (p1[0] + int(rng.integers(-60, 60) * scale), p1[1] + int(rng.integers(-60, 60) * scale))
+        cv2.line(img, p1, p2, colour, max(1, int(scale)))
+    img += rng.normal(0, 3, (height, width, 1)).astype(np.float32)
+    return np.clip(img, 0, 255).astype(np.uint8)
 
 
 PhotoFactory = Callable[..., Path]

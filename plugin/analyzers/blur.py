@@ -261,7 +261,8 @@ class TiledBlur:
     """Resolution-independent blur: worst-direction edge width of the sharpest detailed tiles."""
 
     name: ClassVar[str] = "blur"
-    version: ClassVar[int] = 1
+    # Bumped on any change of algorithm or constants, so the store re-runs stale results.
+    version: ClassVar[int] = 2
     method: ClassVar[str] = "tiled"
 
     def __init__(self, threshold_px: float = DEFAULT_EDGE_PX, min_long_side: int = MIN_LONG_SIDE_PX) -> None:

@@ -109,7 +109,8 @@ class LuminanceDark:
     """Dark photos from the luminance distribution's highlights and from the EXIF scene EV."""
 
     name: ClassVar[str] = "exposure"
-    version: ClassVar[int] = 1
+    # Bumped on any change of rule or constants, so the store re-runs stale results.
+    version: ClassVar[int] = 2
     method: ClassVar[str] = "luminance"
 
     def __init__(self, threshold: float = DEFAULT_THRESHOLD) -> None:

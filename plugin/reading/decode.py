@@ -38,6 +38,10 @@ PHOTO_FORMATS: tuple[str, ...] = (
 # analysis size, so the analysers see (nearly) the same pixel scale for every camera.
 _DRAFT_MIN_FRACTION = 0.95
 
+# Above this size a HEIF is decoded from any thumbnail at least this big (see _read_heif).
+_HUGE_HEIF_PIXELS = 100_000_000
+_HUGE_HEIF_THUMBNAIL_MIN_SIDE = 320
+
 # Pillow's transpose for each EXIF orientation (same table as ImageOps.exif_transpose).
 _TRANSPOSE: dict[int, Image.Transpose] = {
     2: Image.Transpose.FLIP_LEFT_RIGHT,
@@ -56,7 +60,7 @@ Status = Literal["error", "skipped"]
 class ReadOptions:
     analysis_size: int = 1024
     max_pixels: int = 200_000_000
-    heic_thumbnail_min_side: int = 512
+    heic_thumbnail_min_side: int = 1024
     # The seed paper's blur rule is defined on the full-resolution photo.
     keep_full_grey: bool = False
 
@@ -93,17 +97,20 @@ def read_photo(data: bytes, options: ReadOptions) -> DecodedPhoto | ReadFailure:
     # of formats whose size is only known mid-decode (GIF frame extents); ours below is exact.
     Image.MAX_IMAGE_PIXELS = options.max_pixels
     Image.init()  # registers every plugin, so that formats= below can name WEBP, TIFF, AVIF
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        result = _read_guarded(data, options)
+    if isinstance(result, DecodedPhoto):
+        # Pillow reports repairable damage (corrupt EXIF, a malformed MPO) as warnings: keep them.
+        result.exif.warnings.extend(
+            str(w.message)[:200] for w in caught if not issubclass(w.category, Image.DecompressionBombWarning))
+    return result
+
+
+def _read_guarded(data: bytes, options: ReadOptions) -> DecodedPhoto | ReadFailure:
     try:
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            result = _read_heif(data, options) if _looks_like_heif(data) else None
-            if result is None:
-                result = _read_pillow(data, options)
-        if isinstance(result, DecodedPhoto):
-            # Pillow reports repairable damage (corrupt EXIF, a malformed MPO) as warnings: keep them.
-            result.exif.warnings.extend(
-                str(w.message)[:200] for w in caught if not issubclass(w.category, Image.DecompressionBombWarning))
-        return result
+        result = _read_heif(data, options) if _looks_like_heif(data) else None
+        return result if result is not None else _read_pillow(data, options)
     except Image.DecompressionBombError as exc:
         return ReadFailure("skipped", "decompression_bomb", str(exc))
     except UnidentifiedImageError:
@@ -145,8 +152,11 @@ def _read_heif(data: bytes, options: ReadOptions) -> DecodedPhoto | ReadFailure 
     facts.orientation = 1
 
     thumbs = primary.info.get("thumbnails") or []
-    usable = [i for i, side in enumerate(thumbs)
-              if options.heic_thumbnail_min_side and side >= options.heic_thumbnail_min_side]
+    min_side = options.heic_thumbnail_min_side
+    if min_side and width * height > _HUGE_HEIF_PIXELS:
+        # A full decode of a 200 MP photo takes seconds and 600 MB: a small thumbnail is the lesser evil.
+        min_side = min(min_side, _HUGE_HEIF_THUMBNAIL_MIN_SIDE)
+    usable = [i for i, side in enumerate(thumbs) if min_side and side >= min_side]
     if usable and not options.keep_full_grey:
         best = max(usable, key=lambda i: thumbs[i])
         image = primary.get_thumbnail(best).to_pillow()

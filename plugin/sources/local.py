@@ -82,10 +82,14 @@ def ignored_kind(name: str) -> str | None:
     return None
 
 
-def list_library(root: Path, trash_dir_name: str = ".piccl-trash") -> Listing:
-    """Walk ``root`` recursively; never raises for a file or folder it cannot read."""
+def list_library(root: Path, trash_dir_name: str = ".piccl-trash", exclude: tuple[Path, ...] = ()) -> Listing:
+    """Walk ``root`` recursively; never raises for a file or folder it cannot read.
+
+    ``exclude`` names folders never to enter: piccl's own data folder when it lies inside the library.
+    """
     listing = Listing()
     real_root = os.path.realpath(root)
+    excluded = {os.path.realpath(path) for path in exclude}
     stack: list[tuple[str, str]] = [(real_root, "")]
     while stack:
         folder, rel_folder = stack.pop()
@@ -107,7 +111,7 @@ def list_library(root: Path, trash_dir_name: str = ".piccl-trash") -> Listing:
                     listing.ignored[kind] = listing.ignored.get(kind, 0) + 1
                     continue
                 if entry.is_dir(follow_symlinks=False):
-                    if not is_junk_dir(entry.name, trash_dir_name):
+                    if not is_junk_dir(entry.name, trash_dir_name) and entry.path not in excluded:
                         stack.append((entry.path, rel))
                     continue
                 kind = ignored_kind(entry.name)
@@ -125,14 +129,18 @@ def list_library(root: Path, trash_dir_name: str = ".piccl-trash") -> Listing:
     return listing
 
 
-def iter_paths_in_library(root: Path, paths: list[Path], trash_dir_name: str) -> Iterator[FileEntry]:
+def iter_paths_in_library(root: Path, paths: list[Path], trash_dir_name: str,
+                          exclude: tuple[Path, ...] = ()) -> Iterator[FileEntry]:
     """Entries for specific files (from the watcher), keeping the same rules as a full walk."""
     real_root = Path(os.path.realpath(root))
+    excluded = [Path(os.path.realpath(path)) for path in exclude]
     for path in paths:
         real = Path(os.path.realpath(path))
         try:
             rel = real.relative_to(real_root)
         except ValueError:
+            continue
+        if any(real.is_relative_to(folder) for folder in excluded):
             continue
         if any(is_junk_dir(part, trash_dir_name) for part in rel.parts[:-1]) or ignored_kind(rel.name):
             continue

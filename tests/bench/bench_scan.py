@@ -106,7 +106,7 @@ def pipeline_ms(paths: list[Path], options: ReadOptions) -> float:
     return 1000 * times[len(times) // 2]
 
 
-def scan_rate(library: Path, kind: str, workers: int, heic_thumbnail_min_side: int = 512) -> tuple[float, int]:
+def scan_rate(library: Path, kind: str, workers: int, heic_thumbnail_min_side: int = 1024) -> tuple[float, int]:
     with tempfile.TemporaryDirectory() as data_dir:
         settings = Settings(library=[library], data_dir=Path(data_dir), heic_thumbnail_min_side=heic_thumbnail_min_side,
                             workers={"kind": kind, "count": workers})
@@ -136,8 +136,9 @@ def main() -> None:
     cores = os.cpu_count() or 1
     print(f"cores: {cores}, analysis size: {ReadOptions().analysis_size} px, copies of each file: {args.copies}")
     for label, names, variants in (
-        ("JPEG >= 8 MP", JPEGS, [("", 512)]),
-        ("HEIC/HEIF", HEICS, [(" (thumbnail when >= 512 px, the default)", 512), (" (always full decode)", 0)]),
+        ("JPEG >= 8 MP", JPEGS, [("", 1024)]),
+        ("HEIC/HEIF", HEICS, [(" (the default: thumbnail when >= 1024 px)", 1024),
+                              (" (thumbnail when >= 320 px)", 320)]),
     ):
         paths = [p for p in (Path(data) / n for n in names) if p.exists()]
         for suffix, thumb in variants:

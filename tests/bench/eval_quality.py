@@ -53,14 +53,14 @@ def _exif_number(value: object) -> float | None:
     return number if math.isfinite(number) else None
 
 
-READER = {"name": "pillow"}  # "plugin" (--reader plugin) decodes through plugin.reading instead
+READER = {"name": "plugin"}  # as a scan reads photos; "pillow" (--reader pillow) is a plain full decode
 
 
 def load_analysis_input(path: Path, size: int | None) -> AnalysisInput:
     """Decode one photo upright at ``size`` (long side, never upscaled; ``None`` = full resolution).
 
-    The one place that reads images here. ``--reader plugin`` goes through ``plugin.reading``
-    (DCT-scaled JPEG decoding, HEIC thumbnails), as a scan does.
+    The one place that reads images here. By default it goes through ``plugin.reading`` (DCT-scaled
+    JPEG decoding, HEIC thumbnails), as a scan does; ``--reader pillow`` decodes fully with Pillow.
     """
     if READER["name"] == "plugin":
         from plugin.reading.decode import DecodedPhoto, ReadOptions, read_photo
@@ -214,8 +214,8 @@ def main() -> int:
     parser.add_argument(
         "--reader",
         choices=["pillow", "plugin"],
-        default="pillow",
-        help="decode with Pillow here or with plugin.reading",
+        default="plugin",
+        help="decode as a scan does (plugin.reading, the default) or fully with Pillow",
     )
     args = parser.parse_args()
     READER["name"] = args.reader

@@ -78,3 +78,12 @@ def test_listing_carries_size_and_mtime(tmp_path: Path) -> None:
     os.utime(path, ns=(1_700_000_000_000_000_000, 1_700_000_000_000_000_000))
     [entry] = list_library(tmp_path).files
     assert (entry.size, entry.mtime_ns) == (5, 1_700_000_000_000_000_000)
+
+
+def test_piccl_data_folder_inside_the_library_is_not_listed(tmp_path: Path) -> None:
+    # GIVEN piccl run from inside the library with its default ./piccl-data
+    _touch(tmp_path / "a.jpg")
+    _touch(tmp_path / "piccl-data" / "piccl.sqlite3")
+    _touch(tmp_path / "piccl-data" / "logs" / "decoders.log")
+    # THEN its own files are never listed as photos
+    assert [f.relpath for f in list_library(tmp_path, exclude=(tmp_path / "piccl-data",)).files] == ["a.jpg"]
