@@ -1,0 +1,1 @@
+"""Where photos come from: a mounted folder now, Nextcloud/WebDAV later."""
