@@ -74,10 +74,15 @@ def _analyzers(blur: BlurSettings, dark: DarkSettings) -> dict[str, Analyzer]:
 
 
 def analyser_versions(options: AnalysisOptions) -> dict[str, str]:
-    """For each analyzer, "version|settings JSON": a stored analysis with another key is out of date."""
+    """For each analyzer, "version|settings": a stored analysis with another key is out of date.
+
+    The settings include how the photo was read: a verdict measured at another analysis size, or on a
+    HEIC thumbnail instead of the full image, is not comparable.
+    """
     analyzers = _analyzers(options.blur, options.dark)
     settings = {"blur": options.blur, "exposure": options.dark}
-    return {name: f"{analyzers[name].version}|{settings[name].model_dump_json()}" for name in ANALYZER_NAMES}
+    reading = f"size={options.read.analysis_size};heic_thumb={options.read.heic_thumbnail_min_side}"
+    return {name: f"{analyzers[name].version}|{settings[name].model_dump_json()};{reading}" for name in ANALYZER_NAMES}
 
 
 def hash_file(path: str) -> str:
@@ -103,6 +108,9 @@ def analyse_file(task: PhotoTask, options: AnalysisOptions) -> PhotoOutcome:
                 return outcome
             # One read serves both the hash and the decoder: the file crosses the network once.
             data = handle.read()
+    except FileNotFoundError:
+        outcome.failure = ReadFailure("error", "vanished", "the file was deleted or moved while the scan ran")
+        return outcome
     except OSError as exc:
         outcome.failure = ReadFailure("error", "unreadable", f"{type(exc).__name__}: {exc.strerror or exc}")
         return outcome

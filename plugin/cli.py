@@ -122,7 +122,7 @@ def print_summary(summary: ScanSummary) -> None:
 @cli.command()
 @click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
 @click.option("--retry-errors", is_flag=True, help="Read again files that failed before, even if unchanged.")
-@click.option("--workers", type=int, help="Worker count (default: one per core).")
+@click.option("--workers", type=click.IntRange(min=1), help="Worker count (default: one per core).")
 @click.option("--worker-kind", type=click.Choice(["process", "thread"]), help="Processes (default) or threads.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 @click.pass_context

@@ -7,11 +7,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import func, select, text
 
 from models.fetch import ModelState, load_manifest, locate
 from plugin.config import Settings
-from plugin.store.db import make_engine, migrate
+from plugin.store.db import alembic_config, make_engine
 from plugin.store.models import Photo
 
 Level = Literal["ok", "warn", "fail"]
@@ -51,6 +53,14 @@ def _check_folders(settings: Settings) -> list[Check]:
         else:
             checks.append(Check("library", "ok", f"{root}: readable"))
     data_dir = settings.data_dir
+    for root in settings.library:
+        if data_dir.resolve().is_relative_to(root.resolve()):
+            checks.append(Check("data_dir", "warn", f"{data_dir.resolve()} is inside the library {root}: piccl "
+                                "never scans it, but the library is meant to stay as you keep it"))
+    fs_type = _filesystem_type(data_dir)
+    if fs_type in _NETWORK_FILESYSTEMS and settings.resolved_database_url.startswith("sqlite"):
+        checks.append(Check("data_dir", "warn", f"{data_dir} is on {fs_type}: SQLite's WAL mode needs a local "
+                            "disk; put the data folder on one, or use PostgreSQL"))
     try:
         data_dir.mkdir(parents=True, exist_ok=True)
         probe = data_dir / ".piccl-write-test"
@@ -62,19 +72,41 @@ def _check_folders(settings: Settings) -> list[Check]:
     return checks
 
 
+_NETWORK_FILESYSTEMS = frozenset({"nfs", "nfs4", "cifs", "smb3", "smbfs", "fuse.sshfs", "9p", "davfs"})
+
+
+def _filesystem_type(path: Path) -> str | None:
+    """The type of the file system holding ``path`` (Linux: the longest matching /proc/mounts entry)."""
+    try:
+        target = path.resolve()
+        best, fs_type = -1, None
+        for line in Path("/proc/mounts").read_text().splitlines():
+            parts = line.split()
+            if len(parts) >= 3 and target.is_relative_to(parts[1]) and len(parts[1]) > best:
+                best, fs_type = len(parts[1]), parts[2]
+        return fs_type
+    except OSError:
+        return None
+
+
 def _check_database(settings: Settings) -> list[Check]:
+    """Connect and compare the schema with the latest migration; doctor changes nothing."""
     url = settings.resolved_database_url
     try:
         engine = make_engine(url)
-        migrate(engine)
+        head = ScriptDirectory.from_config(alembic_config(engine)).get_current_head()
         with engine.connect() as conn:
-            revision = conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
-            photos = conn.execute(select(func.count()).select_from(Photo)).scalar()
+            revision = MigrationContext.configure(conn).get_current_revision()
+            photos = conn.execute(select(func.count()).select_from(Photo)).scalar() if revision else 0
             mode = conn.execute(text("PRAGMA journal_mode")).scalar() if engine.dialect.name == "sqlite" else ""
         engine.dispose()
     except Exception as exc:
         return [Check("database", "fail", f"{_safe_url(url)}: {type(exc).__name__}: {exc}")]
     extra = f", journal {mode}" if mode else ""
+    if revision is None:
+        return [Check("database", "ok", f"{_safe_url(url)}: empty; the first scan creates the schema ({head})")]
+    if revision != head:
+        return [Check("database", "warn", f"{_safe_url(url)}: schema {revision}, the next scan migrates it to {head}")]
     return [Check("database", "ok", f"{_safe_url(url)}: schema {revision}, {photos} photos{extra}")]
 
 
@@ -88,12 +120,15 @@ def _safe_url(url: str) -> str:
 
 
 def _check_decoders() -> list[Check]:
+    import PIL
     import pillow_heif
     from PIL import features
 
+    turbo = features.version_feature("libjpeg_turbo")
+    jpeg = f"libjpeg-turbo {turbo}" if turbo else f"libjpeg {features.version('jpg')} (not turbo: slower)"
     avif = "AVIF" if features.check("avif") else "no AVIF"
-    return [Check("decoders", "ok",
-                  f"Pillow with libjpeg {features.version('jpg')}, {avif}; libheif {pillow_heif.libheif_version()}")]
+    return [Check("decoders", "ok", f"Pillow {PIL.__version__} with {jpeg}, {avif}; "
+                  f"libheif {pillow_heif.libheif_version()}")]
 
 
 def _check_onnxruntime() -> list[Check]:

@@ -1,10 +1,14 @@
 """Scan a library: list it, work out what changed, analyse that, store it.
 
 The plan is made from a listing and the database alone (no decode): an
-unchanged file (same size and mtime, analyzers up to date) costs nothing; a
-new file whose size matches a vanished photo is hashed first, and if the hash
-matches, the photo is relinked (moved or renamed) with its analysis, its
-recommendation and the user's decision. Everything else goes to the workers.
+unchanged file (same size and mtime, analyzers up to date) costs nothing.
+A file at a new path may be a photo piccl already knows, moved or renamed:
+one with the same size, mtime and name is relinked at once, otherwise the
+file is hashed and relinked when the hash matches. A relinked photo keeps its
+row, its analyses, its recommendation and the user's decision. A row is
+never deleted: when a different photo takes over a known path, the old row is
+set aside (a "tombstone" path under ``.piccl-gone/``) with its history, so a
+decision never passes from one photo to another.
 
 Results are committed every ``commit_every`` photos. A scan killed at any
 point (even ``kill -9``) loses at most the uncommitted batch; the next scan
@@ -14,15 +18,17 @@ sees those files as new again and finishes the job, each photo exactly once
 
 from __future__ import annotations
 
+import logging
+import os
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
-from sqlalchemy import delete, select
+from sqlalchemy import select
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
 from plugin.analysis import (
@@ -35,12 +41,30 @@ from plugin.analysis import (
     options_from_settings,
 )
 from plugin.config import Settings
-from plugin.recommend import Verdict, advise
+from plugin.reading.decode import ReadFailure
 from plugin.sources.local import FileEntry, Listing, iter_paths_in_library, list_library
-from plugin.store.models import Analysis, Library, Photo, Recommendation, ScanRun, utcnow
+from plugin.store.lock import library_lock
+from plugin.store.models import Analysis, Library, Photo, ScanRun, utcnow
+from plugin.store.writer import TRANSIENT_REASONS, store_outcome
 from plugin.workers import make_runner
 
+log = logging.getLogger(__name__)
+
 ProgressCallback = Callable[[int, int, str], None]  # done, total, relpath
+
+# Rows superseded at their path move here; a hidden folder, so no listing ever produces such a path.
+TOMBSTONE_DIR = ".piccl-gone"
+# PostgreSQL's btree index entries top out near 2,700 bytes; the relpath is in a unique index.
+_MAX_RELPATH_BYTES = 2000
+_CHUNK = 500
+_RELINK_COMMIT_EVERY = 200
+
+T = TypeVar("T")
+
+
+def _chunks(items: list[T], size: int = _CHUNK) -> Iterator[list[T]]:
+    for start in range(0, len(items), size):
+        yield items[start:start + size]
 
 
 @dataclass(slots=True)
@@ -49,6 +73,7 @@ class ScanSummary:
     photos: int = 0  # candidate files seen in the library
     new: int = 0
     changed: int = 0
+    retried: int = 0  # unchanged files that failed before and are read again
     unchanged: int = 0
     moved: int = 0
     reanalysed: int = 0  # unchanged files whose analyzers were out of date
@@ -59,28 +84,35 @@ class ScanSummary:
     flagged: Counter[str] = field(default_factory=Counter)  # recommendation reason -> count
     ignored: dict[str, int] = field(default_factory=dict)
     unreadable_dirs: dict[str, str] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+    still_changing: list[Path] = field(default_factory=list)  # left for the watcher to read once settled
     seconds: float = 0.0
 
     @property
     def processed(self) -> int:
-        return self.new + self.changed + self.reanalysed
+        return self.new + self.changed + self.retried + self.reanalysed
+
+    def ignore(self, kind: str, count: int = 1) -> None:
+        self.ignored[kind] = self.ignored.get(kind, 0) + count
 
     def as_dict(self) -> dict[str, Any]:
         return {
             "library": self.library, "photos": self.photos, "new": self.new, "changed": self.changed,
-            "unchanged": self.unchanged, "moved": self.moved, "reanalysed": self.reanalysed,
-            "gone": self.gone, "ok": self.ok, "errors": dict(self.errors), "skipped": dict(self.skipped),
-            "flagged": dict(self.flagged), "ignored": self.ignored, "unreadable_dirs": self.unreadable_dirs,
-            "seconds": round(self.seconds, 2),
+            "retried": self.retried, "unchanged": self.unchanged, "moved": self.moved,
+            "reanalysed": self.reanalysed, "gone": self.gone, "ok": self.ok, "errors": dict(self.errors),
+            "skipped": dict(self.skipped), "flagged": dict(self.flagged), "ignored": self.ignored,
+            "unreadable_dirs": self.unreadable_dirs, "warnings": self.warnings, "seconds": round(self.seconds, 2),
         }
 
 
 @dataclass(slots=True)
 class _Known:
     id: int
+    relpath: str
     size: int
     mtime_ns: int
     status: str
+    reason: str | None
     gone: bool
     content_hash: str | None
     params: dict[str, str] = field(default_factory=dict)  # analyzer -> "version|params"
@@ -95,84 +127,141 @@ class Scanner:
         self.options: AnalysisOptions = options_from_settings(settings)
         self.wanted = analyser_versions(self.options)
 
-    # -- planning -------------------------------------------------------------------------------
+    def scan(self, root: Path, only: list[Path] | None = None, retry_errors: bool = False,
+             settle_s: float = 0.0) -> ScanSummary:
+        """Scan the whole library at ``root``, or only the files in ``only`` (from the watcher).
 
-    def scan(self, root: Path, only: list[Path] | None = None, retry_errors: bool = False) -> ScanSummary:
-        """Scan the whole library at ``root``, or only the files in ``only`` (from the watcher)."""
+        ``settle_s`` leaves out files modified that recently (still being copied in); the watcher
+        reads them once they settle.
+        """
         started = time.perf_counter()
         root = root.resolve()
         summary = ScanSummary(str(root))
+        with library_lock(self.settings.data_dir, root):
+            listing = self._list(root, only, settle_s, summary)
+            with self.sessions() as session:
+                library = self._library(session, root)
+                run = ScanRun(library_id=library.id)
+                session.add(run)
+                session.commit()
+                library_id, run_id = library.id, run.id
+                known = self._known(session, library_id, None if only is None else listing.files)
+            state = "failed"
+            try:
+                self._scan_listing(library_id, listing, known, summary, retry_errors, full=only is None)
+                state = "done"
+            finally:
+                summary.seconds = time.perf_counter() - started
+                with self.sessions() as session:
+                    run = session.get(ScanRun, run_id)
+                    if run is not None:
+                        run.state, run.finished_at, run.counts = state, utcnow(), summary.as_dict()
+                    session.commit()
+        return summary
+
+    # -- listing and planning -------------------------------------------------------------------
+
+    def _list(self, root: Path, only: list[Path] | None, settle_s: float, summary: ScanSummary) -> Listing:
         # piccl's data folder may sit inside the library (the default ./piccl-data when run from it).
         exclude = (self.settings.data_dir,)
+        trash = self.settings.trash_dir_name
         if only is None:
-            listing = list_library(root, self.settings.trash_dir_name, exclude)
+            listing = list_library(root, trash, exclude)
         else:
-            listing = Listing(files=list(iter_paths_in_library(root, only, self.settings.trash_dir_name, exclude)))
-        summary.ignored, summary.unreadable_dirs = listing.ignored, listing.unreadable_dirs
-        summary.photos = len(listing.files)
+            listing = Listing(files=list(iter_paths_in_library(root, only, trash, exclude)))
+        summary.ignored, summary.unreadable_dirs = dict(listing.ignored), listing.unreadable_dirs
+        keep: list[FileEntry] = []
+        newest_ok = time.time_ns() - int(settle_s * 1e9)
+        for entry in listing.files:
+            problem = _unstorable(entry.relpath)
+            if problem is not None:
+                summary.skipped["unstorable_name"] += 1
+                if len(summary.warnings) < 20:
+                    summary.warnings.append(f"{entry.relpath.encode('utf-8', 'backslashreplace').decode()}: {problem}")
+            elif settle_s and entry.mtime_ns > newest_ok:
+                summary.ignore("still_changing")
+                summary.still_changing.append(Path(entry.abspath))
+            else:
+                keep.append(entry)
+        listing.files = keep
+        summary.photos = len(keep)
+        return listing
 
-        with self.sessions() as session:
-            library = self._library(session, root)
-            run = ScanRun(library_id=library.id)
-            session.add(run)
-            session.commit()
-            known = self._known(session, library.id)
-            library_id, run_id = library.id, run.id
-
+    def _scan_listing(self, library_id: int, listing: Listing, known: dict[str, _Known], summary: ScanSummary,
+                      retry_errors: bool, full: bool) -> None:
         seen = {entry.relpath for entry in listing.files}
-        vanished = {} if only is not None else {
-            rel: k for rel, k in known.items() if rel not in seen and not k.gone and listing.covers(rel)}
+        vanished: dict[str, _Known] = {}
+        if full:
+            present = sum(1 for k in known.values() if not k.gone)
+            if not listing.files and present:
+                # An unmounted NAS share is an empty folder: never take that for "everything deleted".
+                summary.warnings.append(f"the library is empty (an unmounted share?): {present} known photos were "
+                                        "not marked gone")
+            else:
+                vanished = {rel: k for rel, k in known.items()
+                            if rel not in seen and not k.gone and listing.covers(rel)}
+
         tasks: list[PhotoTask] = []
+        direct: list[PhotoOutcome] = []  # outcomes known without reading the file (camera raw files)
         new_entries: list[FileEntry] = []
         for entry in listing.files:
             k = known.get(entry.relpath)
             if k is None or k.gone:
                 new_entries.append(entry)
-                continue
-            if k.size != entry.size or k.mtime_ns != entry.mtime_ns:
+            elif (k.size, k.mtime_ns) != (entry.size, entry.mtime_ns):
                 summary.changed += 1
-                tasks.append(self._task(entry))
+                self._queue(entry, tasks, direct)
             elif k.status != "ok":
-                if retry_errors:
-                    summary.changed += 1
-                    tasks.append(self._task(entry))
+                if retry_errors or self._worth_retrying(k, entry):
+                    summary.retried += 1
+                    self._queue(entry, tasks, direct)
                 else:
                     summary.unchanged += 1
             else:
                 stale = tuple(name for name in ANALYZER_NAMES if k.params.get(name) != self.wanted[name])
                 if stale:
                     summary.reanalysed += 1
-                    tasks.append(self._task(entry, stale))
+                    self._queue(entry, tasks, direct, stale)
                 else:
                     summary.unchanged += 1
 
-        moved = self._relink_moves(library_id, new_entries, known, vanished)
-        summary.moved = len(moved)
+        relinked_ids, handled = self._relink(new_entries, known)
+        summary.moved = len(handled)
         for entry in new_entries:
-            if entry.relpath not in moved:
+            if entry.relpath not in handled:
                 summary.new += 1
-                tasks.append(self._task(entry))
+                self._queue(entry, tasks, direct)
 
+        if direct:
+            self._store(library_id, direct, summary)
         self._process(library_id, tasks, summary)
 
-        with self.sessions() as session:
-            if vanished:
-                still_gone = [k.id for rel, k in vanished.items() if rel not in moved.values()]
-                now = utcnow()
-                for chunk_start in range(0, len(still_gone), 500):
-                    for photo in session.scalars(
-                            select(Photo).where(Photo.id.in_(still_gone[chunk_start:chunk_start + 500]))):
+        gone_ids = [k.id for k in vanished.values() if k.id not in relinked_ids]
+        if gone_ids:
+            now = utcnow()
+            with self.sessions() as session:
+                for chunk in _chunks(gone_ids):
+                    for photo in session.scalars(select(Photo).where(Photo.id.in_(chunk))):
                         photo.gone_at = now
-                summary.gone = len(still_gone)
-            summary.seconds = time.perf_counter() - started
-            run = session.get(ScanRun, run_id)
-            if run is not None:
-                run.state, run.finished_at, run.counts = "done", utcnow(), summary.as_dict()
-            session.commit()
-        return summary
+                session.commit()
+        summary.gone = len(gone_ids)
 
-    def _task(self, entry: FileEntry, analyzers: tuple[str, ...] = ANALYZER_NAMES) -> PhotoTask:
-        return PhotoTask(entry.relpath, entry.abspath, entry.size, entry.mtime_ns, analyzers)
+    def _worth_retrying(self, k: _Known, entry: FileEntry) -> bool:
+        if k.reason in TRANSIENT_REASONS:
+            return True
+        # The user raised the size limit since.
+        return k.reason == "too_large" and entry.size <= self.settings.max_file_bytes
+
+    def _queue(self, entry: FileEntry, tasks: list[PhotoTask], direct: list[PhotoOutcome],
+               analyzers: tuple[str, ...] = ANALYZER_NAMES) -> None:
+        if entry.is_raw:
+            # Pillow reads only the small preview inside a raw file: judging a raw original by it
+            # would recommend deleting originals on thin evidence.
+            task = PhotoTask(entry.relpath, entry.abspath, entry.size, entry.mtime_ns, ())
+            direct.append(PhotoOutcome(task, size=entry.size, mtime_ns=entry.mtime_ns, failure=ReadFailure(
+                "skipped", "raw_format", "camera raw files are not analysed yet")))
+        else:
+            tasks.append(PhotoTask(entry.relpath, entry.abspath, entry.size, entry.mtime_ns, analyzers))
 
     def _library(self, session: Session, root: Path) -> Library:
         library = session.scalar(select(Library).where(Library.root == str(root)))
@@ -182,57 +271,124 @@ class Scanner:
             session.flush()
         return library
 
-    def _known(self, session: Session, library_id: int) -> dict[str, _Known]:
+    def _known(self, session: Session, library_id: int, entries: list[FileEntry] | None) -> dict[str, _Known]:
+        """What the database knows of the library; for a targeted scan, only what ``entries`` can touch."""
+        columns = (Photo.id, Photo.relpath, Photo.size, Photo.mtime_ns, Photo.status, Photo.error_reason,
+                   Photo.gone_at, Photo.content_hash)
+        queries = []
+        if entries is None:
+            queries.append(select(*columns).where(Photo.library_id == library_id))
+        else:
+            # The entries' own rows, and gone rows they could be (same size), for relinking.
+            paths = [e.relpath for e in entries]
+            sizes = sorted({e.size for e in entries})
+            for chunk in _chunks(paths):
+                queries.append(select(*columns).where(Photo.library_id == library_id, Photo.relpath.in_(chunk)))
+            for chunk in _chunks(sizes):
+                queries.append(select(*columns).where(Photo.library_id == library_id, Photo.gone_at.is_not(None),
+                                                      Photo.size.in_(chunk)))
         known: dict[str, _Known] = {}
         by_id: dict[int, _Known] = {}
-        rows = session.execute(select(Photo.id, Photo.relpath, Photo.size, Photo.mtime_ns, Photo.status,
-                                      Photo.gone_at, Photo.content_hash).where(Photo.library_id == library_id))
-        for pid, rel, size, mtime_ns, status, gone_at, content_hash in rows:
-            by_id[pid] = known[rel] = _Known(pid, size, mtime_ns, status, gone_at is not None, content_hash)
-        versions = session.execute(
-            select(Analysis.photo_id, Analysis.analyzer, Analysis.version, Analysis.params)
-            .join(Photo).where(Photo.library_id == library_id))
-        for pid, analyzer, version, params in versions:
-            by_id[pid].params[analyzer] = f"{version}|{params}"
+        for query in queries:
+            for pid, rel, size, mtime_ns, status, reason, gone_at, content_hash in session.execute(query):
+                by_id[pid] = known[rel] = _Known(pid, rel, size, mtime_ns, status, reason, gone_at is not None,
+                                                 content_hash)
+        for chunk in _chunks(list(by_id)):
+            rows = session.execute(select(Analysis.photo_id, Analysis.analyzer, Analysis.version, Analysis.params)
+                                   .where(Analysis.photo_id.in_(chunk)))
+            for pid, analyzer, version, params in rows:
+                if pid in by_id:
+                    by_id[pid].params[analyzer] = f"{version}|{params}"
         return known
 
-    def _relink_moves(self, library_id: int, new_entries: list[FileEntry], known: dict[str, _Known],
-                      vanished: dict[str, _Known]) -> dict[str, str]:
-        """Recognise moved/renamed photos by content hash; returns new relpath -> old relpath."""
-        candidates: dict[int, list[tuple[str, _Known]]] = {}
-        for rel, k in known.items():
-            if (k.gone or rel in vanished) and k.content_hash:
-                candidates.setdefault(k.size, []).append((rel, k))
-        moved: dict[str, str] = {}
-        if not candidates:
-            return moved
+    # -- moves ----------------------------------------------------------------------------------
+
+    def _relink(self, new_entries: list[FileEntry], known: dict[str, _Known]) -> tuple[set[int], set[str]]:
+        """Recognise photos piccl knew at another path (or that were gone); returns (row ids, relpaths)."""
+        seen_paths = {e.relpath for e in new_entries}
+        candidates: dict[int, list[_Known]] = {}
+        for k in known.values():
+            # Rows whose file is not at its path any more: gone before, or missing from this listing.
+            if k.content_hash and (k.gone or k.relpath not in seen_paths):
+                candidates.setdefault(k.size, []).append(k)
+        relinked: set[int] = set()
+        handled: set[str] = set()
+        if not new_entries:
+            return relinked, handled
         with self.sessions() as session:
+            writes = 0
+            # 1. A gone photo back at its own path (restored from a backup, a share remounted).
             for entry in new_entries:
-                options = candidates.get(entry.size)
-                if not options:
+                k = known.get(entry.relpath)
+                if k is None or not k.gone:
                     continue
-                try:
-                    digest = hash_file(entry.abspath)
-                except OSError:
+                if (k.size, k.mtime_ns) == (entry.size, entry.mtime_ns) or (
+                        k.size == entry.size and k.content_hash and _hash(entry) == k.content_hash):
+                    self._move_row(session, k, entry, known, candidates)
+                    relinked.add(k.id)
+                    handled.add(entry.relpath)
+                else:
+                    # Another photo now has this name (a camera's counter wrapped): the old row keeps its
+                    # history, and the new photo gets a row of its own.
+                    self._tombstone(session, k, known)
+                writes += 1
+            # 2. Moved or renamed.
+            for entry in new_entries:
+                if entry.relpath in handled:
                     continue
-                match = next(((rel, k) for rel, k in options if k.content_hash == digest), None)
+                match = self._match(entry, candidates.get(entry.size, []))
                 if match is None:
                     continue
-                old_rel, k = match
-                options.remove(match)
-                photo = session.get(Photo, k.id)
-                if photo is None:
-                    continue
-                # A file that reappears at a path that also has a stale (gone) row: drop that row.
-                stale = known.get(entry.relpath)
-                if stale is not None and stale.id != k.id:
-                    session.execute(delete(Photo).where(Photo.id == stale.id))
-                    session.flush()
-                photo.relpath, photo.size, photo.mtime_ns, photo.gone_at = (
-                    entry.relpath, entry.size, entry.mtime_ns, None)
-                moved[entry.relpath] = old_rel
+                occupant = known.get(entry.relpath)
+                if occupant is not None and occupant.id != match.id:
+                    self._tombstone(session, occupant, known)
+                self._move_row(session, match, entry, known, candidates)
+                relinked.add(match.id)
+                handled.add(entry.relpath)
+                writes += 1
+                if writes % _RELINK_COMMIT_EVERY == 0:
+                    session.commit()  # keep write transactions short: the UI writes decisions meanwhile
             session.commit()
-        return moved
+        return relinked, handled
+
+    @staticmethod
+    def _match(entry: FileEntry, options: list[_Known]) -> _Known | None:
+        if not options:
+            return None
+        name = os.path.basename(entry.relpath)
+        # A rename or a move within one file system keeps size and mtime: no need to read the file.
+        quick = [k for k in options if k.mtime_ns == entry.mtime_ns and os.path.basename(k.relpath) == name]
+        if len(quick) == 1:
+            return quick[0]
+        digest = _hash(entry)
+        same = [k for k in options if k.content_hash == digest] if digest else []
+        return next((k for k in same if os.path.basename(k.relpath) == name), same[0] if same else None)
+
+    @staticmethod
+    def _move_row(session: Session, k: _Known, entry: FileEntry, known: dict[str, _Known],
+                  candidates: dict[int, list[_Known]]) -> None:
+        photo = session.get(Photo, k.id)
+        assert photo is not None
+        photo.relpath, photo.size, photo.mtime_ns, photo.gone_at = entry.relpath, entry.size, entry.mtime_ns, None
+        session.flush()
+        if known.get(k.relpath) is k:
+            del known[k.relpath]
+        if k in candidates.get(k.size, []):
+            candidates[k.size].remove(k)
+        k.relpath, k.size, k.mtime_ns, k.gone = entry.relpath, entry.size, entry.mtime_ns, False
+        known[entry.relpath] = k
+
+    @staticmethod
+    def _tombstone(session: Session, k: _Known, known: dict[str, _Known]) -> None:
+        photo = session.get(Photo, k.id)
+        assert photo is not None
+        photo.relpath = f"{TOMBSTONE_DIR}/{k.id}/{k.relpath}"[:2048]
+        photo.gone_at = photo.gone_at or utcnow()
+        session.flush()  # frees the path for the photo that now has it
+        if known.get(k.relpath) is k:
+            del known[k.relpath]
+        k.relpath, k.gone = photo.relpath, True
+        known[k.relpath] = k
 
     # -- processing -----------------------------------------------------------------------------
 
@@ -249,7 +405,7 @@ class Scanner:
                              self.settings.workers.per_file_timeout_s, self.settings.workers.max_tasks_per_worker,
                              str(log_dir / "decoders.log"))
         batch: list[PhotoOutcome] = []
-        for done, outcome in enumerate(runner.run(_in_path_order(tasks)), start=1):
+        for done, outcome in enumerate(runner.run(tasks), start=1):
             batch.append(outcome)
             if len(batch) >= self.settings.workers.commit_every:
                 self._store(library_id, batch, summary)
@@ -260,6 +416,21 @@ class Scanner:
             self._store(library_id, batch, summary)
 
     def _store(self, library_id: int, outcomes: list[PhotoOutcome], summary: ScanSummary) -> None:
+        outcomes = [o for o in outcomes if not _vanished(o, summary)]
+        try:
+            self._store_batch(library_id, outcomes, summary)
+        except (SQLAlchemyError, UnicodeError, ValueError):
+            # One row the database refuses must not cost the batch, nor stop every future scan.
+            log.warning("storing a batch failed; storing its photos one by one", exc_info=True)
+            for outcome in outcomes:
+                try:
+                    self._store_batch(library_id, [outcome], summary)
+                except (SQLAlchemyError, UnicodeError, ValueError) as exc:
+                    summary.errors["store_failed"] += 1
+                    log.error("could not store %s: %s", outcome.task.relpath, exc)
+
+    def _store_batch(self, library_id: int, outcomes: list[PhotoOutcome], summary: ScanSummary) -> None:
+        tally = ScanSummary(summary.library)
         with self.sessions() as session:
             existing = {
                 p.relpath: p for p in session.scalars(
@@ -274,77 +445,42 @@ class Scanner:
                     session.add(photo)
                 store_outcome(photo, outcome, self.wanted)
                 if photo.status == "ok":
-                    summary.ok += 1
+                    tally.ok += 1
                 elif photo.status == "error":
-                    summary.errors[photo.error_reason or "unknown"] += 1
+                    tally.errors[photo.error_reason or "unknown"] += 1
                 else:
-                    summary.skipped[photo.error_reason or "unknown"] += 1
+                    tally.skipped[photo.error_reason or "unknown"] += 1
                 if photo.recommendation is not None:
-                    summary.flagged.update(photo.recommendation.reasons)
+                    tally.flagged.update(photo.recommendation.reasons)
             session.commit()
+        # Counted only once the batch is in the database.
+        summary.ok += tally.ok
+        summary.errors.update(tally.errors)
+        summary.skipped.update(tally.skipped)
+        summary.flagged.update(tally.flagged)
 
 
-def _in_path_order(tasks: list[PhotoTask]) -> Iterator[PhotoTask]:
-    # Path order keeps a folder's photos together in the database and in the progress bar.
-    yield from sorted(tasks, key=lambda t: t.relpath)
+def _vanished(outcome: PhotoOutcome, summary: ScanSummary) -> bool:
+    # Deleted or moved between listing and reading: the next scan sees where it went.
+    if outcome.failure is not None and outcome.failure.reason == "vanished":
+        summary.ignore("vanished_during_scan")
+        return True
+    return False
 
 
-def store_outcome(photo: Photo, outcome: PhotoOutcome, wanted: dict[str, str]) -> None:
-    """Write one outcome onto its photo row (and its analyses and recommendation)."""
-    photo.size, photo.mtime_ns = outcome.size, outcome.mtime_ns
-    photo.content_hash = outcome.content_hash
-    photo.gone_at = None
-    photo.analysed_at = utcnow()
-    if outcome.failure is not None:
-        photo.status = outcome.failure.status
-        photo.error_reason = outcome.failure.reason
-        photo.error_detail = outcome.failure.detail[:2000]
-        # Analyses of what the file used to contain say nothing about what it is now.
-        photo.analyses.clear()
-        photo.recommendation = None
-        return
-    facts = outcome.facts
-    assert facts is not None
-    photo.status, photo.error_reason, photo.error_detail = "ok", None, None
-    photo.format, photo.width, photo.height, photo.frames = facts.format, facts.width, facts.height, facts.frames
-    photo.decoded_from = facts.decoded_from
-    exif = facts.exif
-    photo.orientation = exif.orientation
-    photo.camera_make, photo.camera_model = exif.make, exif.model
-    photo.gps_lat, photo.gps_lon, photo.gps_alt = exif.gps_lat, exif.gps_lon, exif.gps_alt
-    photo.exif_warnings = exif.warnings or None
-    if exif.taken_at is not None:
-        photo.taken_at, photo.taken_at_offset_min, photo.taken_at_source = (
-            exif.taken_at, exif.taken_at_offset_min, "exif")
-    else:
-        photo.taken_at, photo.taken_at_offset_min, photo.taken_at_source = file_time(outcome.mtime_ns)
-
-    current = {a.analyzer: a for a in photo.analyses}
-    for result in outcome.results:
-        version_params = wanted.get(result.analyzer, f"{result.version}|")
-        params = version_params.split("|", 1)[1]
-        row = current.get(result.analyzer)
-        if row is None:
-            row = Analysis(analyzer=result.analyzer)
-            photo.analyses.append(row)
-            current[result.analyzer] = row
-        row.version, row.params, row.score, row.flagged = result.version, params, result.score, result.flagged
-        row.evidence = result.evidence
-        row.created_at = utcnow()
-
-    advice = advise([Verdict(a.analyzer, a.flagged, a.score, a.evidence) for a in current.values()])
-    if advice is None:
-        photo.recommendation = None
-    elif photo.recommendation is None:
-        photo.recommendation = Recommendation(reasons=advice.reasons, evidence=advice.evidence)
-    else:
-        photo.recommendation.reasons, photo.recommendation.evidence = advice.reasons, advice.evidence
+def _hash(entry: FileEntry) -> str | None:
+    try:
+        return hash_file(entry.abspath)
+    except OSError:
+        return None
 
 
-def file_time(mtime_ns: int) -> tuple[datetime, int | None, str]:
-    """The file's modification time as local wall-clock time with its offset (the fallback date)."""
-    local = datetime.fromtimestamp(mtime_ns / 1e9).astimezone()
-    offset = local.utcoffset()
-    minutes = int(offset.total_seconds() // 60) if offset is not None else None
-    return local.replace(tzinfo=None, microsecond=0), minutes, "file_mtime"
+def _unstorable(relpath: str) -> str | None:
+    try:
+        encoded = relpath.encode("utf-8")
+    except UnicodeEncodeError:
+        return "the file name is not valid UTF-8 (rename it to have it analysed)"
+    if len(encoded) > _MAX_RELPATH_BYTES:
+        return f"the path is longer than {_MAX_RELPATH_BYTES} bytes"
+    return None
 

@@ -110,11 +110,20 @@ class _Handler(FileSystemEventHandler):
         self.on_created(event)
 
     def on_moved(self, event: FileSystemEvent) -> None:
-        # The full rescan relinks the photo by hash, keeping its analysis and decision.
-        self.tracker.needs_rescan(self.root)
+        if event.is_directory:
+            self.tracker.needs_rescan(self.root)
+            return
+        source, target = self._interesting(event.src_path), self._interesting(event.dest_path)
+        if source is not None:
+            # The full rescan relinks the photo, keeping its analysis and decision.
+            self.tracker.needs_rescan(self.root)
+        elif target is not None:
+            # A temporary file renamed into place (rsync, editors, phone uploads): a new photo.
+            self.tracker.touched(target)
 
     def on_deleted(self, event: FileSystemEvent) -> None:
-        self.tracker.needs_rescan(self.root)
+        if event.is_directory or self._interesting(event.src_path) is not None:
+            self.tracker.needs_rescan(self.root)
 
 
 class Watcher:
@@ -159,18 +168,23 @@ class Watcher:
         settled = self.tracker.take_settled()
         for root in self.roots:
             mine = [p for p in settled if p.is_relative_to(root)]
-            if mine:
-                self._scan(root, mine)
+            if mine and not self._scan(root, mine):
+                for path in mine:  # try again at the next check instead of waiting for the rescan
+                    self.tracker.touched(path)
 
-    def _scan(self, root: Path, only: list[Path] | None) -> None:
+    def _scan(self, root: Path, only: list[Path] | None) -> bool:
         with self._scan_lock:
             try:
-                summary = self.scanner.scan(root, only=only)
+                # Files still being written are left to their own events (they settle first).
+                summary = self.scanner.scan(root, only=only, settle_s=0 if only else self.tracker.settle_s)
             except Exception:  # the watcher outlives any one failed scan; the next rescan retries
                 log.exception("scan of %s failed", root)
-                return
+                return False
+        for path in summary.still_changing:
+            self.tracker.touched(path)
         if self.on_scan and (summary.processed or summary.moved or summary.gone):
             self.on_scan(summary)
+        return True
 
     def run(self, initial_scan: bool = True) -> None:
         self.start_observers()

@@ -15,10 +15,11 @@ Expected failures (not an image, truncated, a bomb) come back as a
 from __future__ import annotations
 
 import io
+import threading
 import warnings
 from dataclasses import dataclass
 from struct import error as struct_error
-from typing import Literal
+from typing import Literal, TextIO
 
 import cv2
 import numpy as np
@@ -97,14 +98,44 @@ def read_photo(data: bytes, options: ReadOptions) -> DecodedPhoto | ReadFailure:
     # of formats whose size is only known mid-decode (GIF frame extents); ours below is exact.
     Image.MAX_IMAGE_PIXELS = options.max_pixels
     Image.init()  # registers every plugin, so that formats= below can name WEBP, TIFF, AVIF
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
+    _install_warning_capture()
+    _capture.sink = caught = []
+    try:
         result = _read_guarded(data, options)
+    finally:
+        _capture.sink = None
     if isinstance(result, DecodedPhoto):
         # Pillow reports repairable damage (corrupt EXIF, a malformed MPO) as warnings: keep them.
-        result.exif.warnings.extend(
-            str(w.message)[:200] for w in caught if not issubclass(w.category, Image.DecompressionBombWarning))
+        result.exif.warnings.extend(caught[:10])
     return result
+
+
+# warnings.catch_warnings() swaps process-wide state and is not thread-safe (scan workers may be
+# threads), so warnings raised while a photo is read go to a per-thread list instead.
+_capture = threading.local()
+_capture_lock = threading.Lock()
+_capture_installed = False
+
+
+def _install_warning_capture() -> None:
+    global _capture_installed
+    with _capture_lock:
+        if _capture_installed:
+            return
+        original = warnings.showwarning
+
+        def showwarning(message: Warning | str, category: type[Warning], filename: str, lineno: int,
+                        file: TextIO | None = None, line: str | None = None) -> None:
+            sink = getattr(_capture, "sink", None)
+            if sink is None:
+                original(message, category, filename, lineno, file, line)
+            elif not issubclass(category, Image.DecompressionBombWarning):
+                sink.append(str(message)[:200])
+
+        warnings.showwarning = showwarning
+        # Decoders warn once per code location by default; each photo's own damage must be seen.
+        warnings.filterwarnings("always", module=r"(PIL|pillow_heif)(\..*)?$")
+        _capture_installed = True
 
 
 def _read_guarded(data: bytes, options: ReadOptions) -> DecodedPhoto | ReadFailure:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from typing import Any
 
 from PIL import Image
@@ -229,9 +229,3 @@ def read_exif(image: Image.Image) -> ExifFacts:
 def _positive(value: float | None) -> float | None:
     return value if value is not None and value > 0 else None
 
-
-def as_aware(taken_at: datetime | None, offset_min: int | None) -> datetime | None:
-    """The instant, when both wall-clock time and offset are known."""
-    if taken_at is None or offset_min is None:
-        return None
-    return taken_at.replace(tzinfo=timezone(timedelta(minutes=offset_min)))

@@ -166,7 +166,135 @@ def test_failed_files_are_not_retried_unless_asked(
     settings = settings_for(library)
     _scan(settings, sessions, library)
     assert _scan(settings, sessions, library).processed == 0
-    assert _scan(settings, sessions, library, retry_errors=True).changed == 1
+    assert _scan(settings, sessions, library, retry_errors=True).retried == 1
+
+
+def _decide(sessions: sessionmaker[Session], relpath: str, decision: str) -> int:
+    with sessions() as session:
+        photo = session.scalars(select(Photo).where(Photo.relpath == relpath)).one()
+        session.add(Decision(photo_id=photo.id, decision=decision))
+        session.commit()
+        return photo.id
+
+
+def _decisions(sessions: sessionmaker[Session]) -> dict[int, str]:
+    with sessions() as session:
+        return {d.photo_id: d.decision for d in session.scalars(select(Decision))}
+
+
+def test_identical_copies_keep_their_own_decisions_when_one_comes_back(
+        tmp_path: Path, make_photo: PhotoFactory, settings_for: SettingsFor, sessions: sessionmaker[Session]) -> None:
+    # GIVEN two identical copies with different decisions, both gone from the library
+    library = tmp_path / "lib"
+    make_photo(library / "bystander.jpg", 300, 200, seed=7)
+    data = make_photo(library / "b.jpg", 600, 400).read_bytes()
+    (library / "c.jpg").write_bytes(data)
+    settings = settings_for(library)
+    _scan(settings, sessions, library)
+    b_id, c_id = _decide(sessions, "b.jpg", "keep"), _decide(sessions, "c.jpg", "trash")
+    (library / "b.jpg").unlink()
+    (library / "c.jpg").unlink()
+    _scan(settings, sessions, library)
+    # WHEN only c.jpg comes back
+    (library / "c.jpg").write_bytes(data)
+    summary = _scan(settings, sessions, library)
+    # THEN it is c's own row again, and both decisions are where they were
+    assert (summary.moved, summary.new) == (1, 0)
+    assert _photos(sessions)["c.jpg"].id == c_id
+    assert _decisions(sessions) == {b_id: "keep", c_id: "trash"}
+
+
+def test_a_new_photo_at_a_gone_photos_path_does_not_inherit_its_decision(
+        tmp_path: Path, make_photo: PhotoFactory, settings_for: SettingsFor, sessions: sessionmaker[Session]) -> None:
+    # GIVEN IMG_0001.jpg trashed by the user and gone
+    library = tmp_path / "lib"
+    make_photo(library / "bystander.jpg", 300, 200, seed=7)
+    make_photo(library / "IMG_0001.jpg", 600, 400, seed=1)
+    settings = settings_for(library)
+    _scan(settings, sessions, library)
+    old_id = _decide(sessions, "IMG_0001.jpg", "trash")
+    (library / "IMG_0001.jpg").unlink()
+    _scan(settings, sessions, library)
+    # WHEN the camera's counter wraps and a different IMG_0001.jpg arrives
+    make_photo(library / "IMG_0001.jpg", 640, 480, seed=2)
+    summary = _scan(settings, sessions, library)
+    # THEN it is a new photo with no decision, and the old one keeps its history aside
+    assert summary.new == 1
+    photos = _photos(sessions)
+    assert photos["IMG_0001.jpg"].id != old_id
+    assert _decisions(sessions) == {old_id: "trash"}
+    tombstone = next(p for p in photos.values() if p.id == old_id)
+    assert tombstone.relpath.startswith(".piccl-gone/") and tombstone.gone_at is not None
+
+
+def test_an_empty_library_is_not_taken_for_everything_deleted(
+        library: Path, settings_for: SettingsFor, sessions: sessionmaker[Session]) -> None:
+    settings = settings_for(library)
+    _scan(settings, sessions, library)
+    # WHEN the share is not mounted (its mount point is an empty folder)
+    empty = library.parent / "unmounted"
+    empty.mkdir()
+    library.rename(library.parent / "elsewhere")
+    empty.rename(library)
+    summary = _scan(settings, sessions, library)
+    # THEN nothing is marked gone, and the summary says why
+    assert summary.gone == 0
+    assert "unmounted" in summary.warnings[0]
+    assert all(p.gone_at is None for p in _photos(sessions).values())
+
+
+def test_raw_files_are_recorded_as_skipped_without_being_read(
+        tmp_path: Path, make_photo: PhotoFactory, settings_for: SettingsFor, sessions: sessionmaker[Session]) -> None:
+    # GIVEN a TIFF-based raw file (Pillow would read its small preview and judge the original by it)
+    library = tmp_path / "lib"
+    make_photo(library / "DSC_0001.NEF", 160, 120, fmt="TIFF", gain=0.05)
+    summary = _scan(settings_for(library), sessions, library)
+    photo = _photos(sessions)["DSC_0001.NEF"]
+    assert (photo.status, photo.error_reason) == ("skipped", "raw_format")
+    assert photo.content_hash is None
+    assert summary.flagged == {}
+
+
+def test_a_file_name_the_database_cannot_store_is_reported_and_the_scan_goes_on(
+        tmp_path: Path, make_photo: PhotoFactory, settings_for: SettingsFor, sessions: sessionmaker[Session]) -> None:
+    # GIVEN a Latin-1 file name from an old SMB share, beside a normal photo
+    library = tmp_path / "lib"
+    make_photo(library / "ok.jpg", 300, 200)
+    latin1 = os.path.join(os.fsencode(library), b"caf\xe9.jpg")
+    with open(latin1, "wb") as handle:
+        handle.write((library / "ok.jpg").read_bytes())
+    # WHEN it is scanned
+    summary = _scan(settings_for(library), sessions, library)
+    # THEN the normal photo is stored and the odd name is counted and named
+    assert summary.ok == 1
+    assert summary.skipped["unstorable_name"] == 1
+    assert "UTF-8" in summary.warnings[0]
+
+
+def test_changing_the_analysis_size_reruns_the_analyzers(
+        library: Path, settings_for: SettingsFor, sessions: sessionmaker[Session]) -> None:
+    _scan(settings_for(library), sessions, library)
+    summary = _scan(settings_for(library, analysis_size=800), sessions, library)
+    assert summary.reanalysed == 3
+
+
+def test_scans_of_one_library_take_turns(library: Path, settings_for: SettingsFor,
+                                         sessions: sessionmaker[Session]) -> None:
+    import threading
+
+    from plugin.store.lock import library_lock
+
+    settings = settings_for(library)
+    results: list[int] = []
+    # GIVEN another process holding the library's scan lock
+    with library_lock(settings.data_dir, library.resolve()):
+        worker = threading.Thread(target=lambda: results.append(_scan(settings, sessions, library).new))
+        worker.start()
+        worker.join(timeout=1.0)
+        # THEN the second scan waits
+        assert worker.is_alive() and results == []
+    worker.join(timeout=60)
+    assert results == [4]
 
 
 def _tree_fingerprint(root: Path) -> dict[str, tuple[str, int]]:

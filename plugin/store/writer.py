@@ -1,0 +1,90 @@
+"""Write one photo's outcome onto its row: facts, analyses, recommendation. Never the user's decision."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from plugin.analysis import PhotoOutcome
+from plugin.recommend import Verdict, advise
+from plugin.store.models import Analysis, Photo, Recommendation, utcnow
+
+# Failures that say nothing about the file's content (it was not, or not fully, read): the photo
+# keeps what piccl knew about it, and the next scan tries again.
+TRANSIENT_REASONS = frozenset({"unreadable", "out_of_memory"})
+
+_TEXT_LIMIT = 128  # camera make/model columns; corrupt EXIF can hold kilobytes of garbage
+
+
+def _clip(text: str | None, limit: int = _TEXT_LIMIT) -> str | None:
+    return text[:limit] if text else text
+
+
+def file_time(mtime_ns: int) -> tuple[datetime, int | None]:
+    """The file's modification time as local wall-clock time with its UTC offset (the fallback date)."""
+    local = datetime.fromtimestamp(mtime_ns / 1e9).astimezone()
+    offset = local.utcoffset()
+    minutes = int(offset.total_seconds() // 60) if offset is not None else None
+    return local.replace(tzinfo=None, microsecond=0), minutes
+
+
+def store_outcome(photo: Photo, outcome: PhotoOutcome, wanted: dict[str, str]) -> None:
+    """Write ``outcome`` onto ``photo`` (a new or loaded row, analyses and recommendation loaded)."""
+    content_changed = bool(photo.content_hash and outcome.content_hash and photo.content_hash != outcome.content_hash)
+    photo.size, photo.mtime_ns = outcome.size, outcome.mtime_ns
+    photo.gone_at = None
+    photo.analysed_at = utcnow()
+    if outcome.failure is not None:
+        photo.status = outcome.failure.status
+        photo.error_reason = outcome.failure.reason
+        photo.error_detail = outcome.failure.detail[:2000]
+        if outcome.content_hash is None and photo.id is not None:
+            # Not read at all (an I/O error, a timeout): what we knew of the content still holds.
+            return
+        photo.content_hash = outcome.content_hash
+        # Analyses of what the file used to contain say nothing about what it is now.
+        photo.analyses.clear()
+        photo.recommendation = None
+        return
+
+    facts = outcome.facts
+    assert facts is not None
+    photo.content_hash = outcome.content_hash
+    photo.status, photo.error_reason, photo.error_detail = "ok", None, None
+    photo.format, photo.width, photo.height, photo.frames = facts.format, facts.width, facts.height, facts.frames
+    photo.decoded_from = facts.decoded_from
+    exif = facts.exif
+    photo.orientation = exif.orientation
+    photo.camera_make, photo.camera_model = _clip(exif.make), _clip(exif.model)
+    photo.gps_lat, photo.gps_lon, photo.gps_alt = exif.gps_lat, exif.gps_lon, exif.gps_alt
+    photo.exif_warnings = exif.warnings[:20] or None
+    if exif.taken_at is not None:
+        photo.taken_at, photo.taken_at_offset_min, photo.taken_at_source = (
+            exif.taken_at, exif.taken_at_offset_min, "exif")
+    else:
+        photo.taken_at, photo.taken_at_offset_min = file_time(outcome.mtime_ns)
+        photo.taken_at_source = "file_mtime"
+
+    ran = {result.analyzer for result in outcome.results}
+    if content_changed:
+        # A partial re-run (one analyzer's settings changed) met new content: the others are stale now.
+        for stale in [a for a in photo.analyses if a.analyzer not in ran]:
+            photo.analyses.remove(stale)
+    current = {a.analyzer: a for a in photo.analyses}
+    for result in outcome.results:
+        row = current.get(result.analyzer)
+        if row is None:
+            row = Analysis(analyzer=result.analyzer)
+            photo.analyses.append(row)
+            current[result.analyzer] = row
+        row.version, row.score, row.flagged = result.version, result.score, result.flagged
+        row.params = wanted.get(result.analyzer, f"{result.version}|").split("|", 1)[1]
+        row.evidence = result.evidence
+        row.created_at = utcnow()
+
+    advice = advise([Verdict(a.analyzer, a.flagged, a.score, a.evidence) for a in current.values()])
+    if advice is None:
+        photo.recommendation = None
+    elif photo.recommendation is None:
+        photo.recommendation = Recommendation(reasons=advice.reasons, evidence=advice.evidence)
+    else:
+        photo.recommendation.reasons, photo.recommendation.evidence = advice.reasons, advice.evidence
