@@ -103,7 +103,8 @@ def print_summary(summary: ScanSummary) -> None:
     rate = summary.processed / summary.seconds if summary.seconds else 0
     rows = [
         ("photos", summary.photos), ("new", summary.new), ("changed", summary.changed),
-        ("re-analysed", summary.reanalysed), ("unchanged", summary.unchanged), ("moved", summary.moved),
+        ("retried", summary.retried), ("re-analysed", summary.reanalysed), ("unchanged", summary.unchanged),
+        ("moved", summary.moved),
         ("gone", summary.gone), ("ok", summary.ok),
         ("time", f"{summary.seconds:.1f} s ({rate:.1f} photos/s)"),
     ]
@@ -116,6 +117,8 @@ def print_summary(summary: ScanSummary) -> None:
         table.add_row("ignored", ", ".join(f"{k} {v}" for k, v in sorted(summary.ignored.items())))
     for folder, reason in summary.unreadable_dirs.items():
         table.add_row("unreadable", f"{folder}: {reason}")
+    for warning in summary.warnings:
+        table.add_row("[yellow]warning[/]", warning)
     Console().print(table)
 
 

@@ -114,15 +114,16 @@ def read_photo(data: bytes, options: ReadOptions) -> DecodedPhoto | ReadFailure:
 # threads), so warnings raised while a photo is read go to a per-thread list instead.
 _capture = threading.local()
 _capture_lock = threading.Lock()
-_capture_installed = False
 
 
 def _install_warning_capture() -> None:
-    global _capture_installed
+    """Route warnings to the reading thread's list; re-installed if someone replaced the hook since."""
+    if getattr(warnings.showwarning, "_piccl_capture", False):
+        return
     with _capture_lock:
-        if _capture_installed:
-            return
         original = warnings.showwarning
+        if getattr(original, "_piccl_capture", False):
+            return
 
         def showwarning(message: Warning | str, category: type[Warning], filename: str, lineno: int,
                         file: TextIO | None = None, line: str | None = None) -> None:
@@ -132,10 +133,10 @@ def _install_warning_capture() -> None:
             elif not issubclass(category, Image.DecompressionBombWarning):
                 sink.append(str(message)[:200])
 
+        showwarning._piccl_capture = True  # type: ignore[attr-defined]
         warnings.showwarning = showwarning
         # Decoders warn once per code location by default; each photo's own damage must be seen.
         warnings.filterwarnings("always", module=r"(PIL|pillow_heif)(\..*)?$")
-        _capture_installed = True
 
 
 def _read_guarded(data: bytes, options: ReadOptions) -> DecodedPhoto | ReadFailure:

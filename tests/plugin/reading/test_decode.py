@@ -193,3 +193,11 @@ def test_avif_orientation_is_applied(testdata: Path) -> None:
     rotated = _read(folder / "rot1mir0.avif")
     assert isinstance(reference, DecodedPhoto) and isinstance(rotated, DecodedPhoto)
     assert rotated.grey.shape == reference.grey.shape[::-1] or rotated.grey.shape == reference.grey.shape
+
+
+def test_repairable_damage_is_recorded_with_the_photo(testdata: Path) -> None:
+    # GIVEN a JPEG whose EXIF block is cut short (Pillow warns and carries on)
+    photo = _read(testdata / "corrupt_and_edge_cases" / "pillow" / "hopper_bad_exif.jpg")
+    # THEN the photo is read and the damage is noted against it
+    assert isinstance(photo, DecodedPhoto)
+    assert any("Corrupt EXIF" in w for w in photo.exif.warnings)
