@@ -82,7 +82,7 @@ class WorkerSettings(_Strict):
                                       "recorded as 'timeout' (enforced in 'process' mode).")
     max_tasks_per_worker: int = Field(500, ge=1, description="Recycle a worker process after this many "
                                       "photos, which bounds memory held by decoders.")
-    commit_every: int = Field(50, ge=1, description="Photos written to the database per transaction.")
+    commit_every: int = Field(50, ge=1, le=5000, description="Photos written to the database per transaction.")
 
 
 class Settings(BaseSettings):

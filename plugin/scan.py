@@ -399,11 +399,9 @@ class Scanner:
         if not tasks:
             return
         workers = min(self.settings.worker_count, total)
-        log_dir = self.settings.data_dir / "logs"
-        log_dir.mkdir(parents=True, exist_ok=True)
         runner = make_runner(self.settings.workers.kind, workers, self.options,
                              self.settings.workers.per_file_timeout_s, self.settings.workers.max_tasks_per_worker,
-                             str(log_dir / "decoders.log"))
+                             str(_decoder_log(self.settings.data_dir)))
         batch: list[PhotoOutcome] = []
         for done, outcome in enumerate(runner.run(tasks), start=1):
             batch.append(outcome)
@@ -458,6 +456,16 @@ class Scanner:
         summary.errors.update(tally.errors)
         summary.skipped.update(tally.skipped)
         summary.flagged.update(tally.flagged)
+
+
+def _decoder_log(data_dir: Path, keep_bytes: int = 5_000_000) -> Path:
+    """Where worker processes' stderr goes; the previous log is kept once as decoders.log.1."""
+    log_dir = data_dir / "logs"
+    log_dir.mkdir(parents=True, exist_ok=True)
+    path = log_dir / "decoders.log"
+    if path.exists() and path.stat().st_size > keep_bytes:
+        path.replace(path.with_suffix(".log.1"))
+    return path
 
 
 def _vanished(outcome: PhotoOutcome, summary: ScanSummary) -> bool:
