@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import sys
+from collections import Counter
 from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
@@ -51,6 +52,9 @@ def cli(ctx: click.Context, config: Path | None, verbose: bool) -> None:
     # Pillow logs decoder complaints about broken files; piccl records those per photo instead.
     logging.getLogger("PIL").setLevel(logging.CRITICAL)
     logging.getLogger("alembic").setLevel(logging.WARNING)
+    # The watcher's settle check runs every second; APScheduler would log each run, and each run it
+    # skips while a long scan holds the previous one (by design: coalesced).
+    logging.getLogger("apscheduler").setLevel(logging.ERROR)
     ctx.obj = {"config": config}
 
 
@@ -143,6 +147,10 @@ def scan(ctx: click.Context, paths: tuple[Path, ...], retry_errors: bool, worker
             print_summary(summary)
 
 
+def _counts(counter: Counter[str]) -> str:
+    return ", ".join(f"{reason} {n}" for reason, n in counter.most_common()) or "none"
+
+
 def _watch(settings: Settings, initial_scan: bool) -> None:
     from plugin.watch import Watcher
 
@@ -154,7 +162,8 @@ def _watch(settings: Settings, initial_scan: bool) -> None:
         poll_interval_s=settings.watch_poll_interval_s, settle_s=settings.watch_settle_s,
         rescan_interval_min=settings.rescan_interval_min, trash_dir_name=settings.trash_dir_name,
         on_scan=lambda s: logging.getLogger("piccl").info(
-            "%s: %d new, %d changed, %d moved, %d gone", s.library, s.new, s.changed, s.moved, s.gone),
+            "%s: %d new, %d changed, %d moved, %d gone; errors: %s; flagged: %s", s.library, s.new, s.changed,
+            s.moved, s.gone, _counts(s.errors), _counts(s.flagged)),
     )
     try:
         watcher.run(initial_scan=initial_scan)
