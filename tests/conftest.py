@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -13,7 +14,9 @@ import pytest
 from PIL import Image
 from sqlalchemy.orm import Session, sessionmaker
 
+from plugin.analyzers.base import AnalysisInput
 from plugin.config import Settings
+from plugin.reading.decode import DecodedPhoto, ReadOptions, read_photo
 from plugin.store.db import open_database
 
 
@@ -66,6 +69,21 @@ def textured(width: int, height: int, seed: int = 0) -> np.ndarray:
         cv2.line(img, p1, p2, colour, max(1, int(scale)))
     img += rng.normal(0, 3, (height, width, 1)).astype(np.float32)
     return np.clip(img, 0, 255).astype(np.uint8)
+
+
+def labels(folder: Path) -> list[dict[str, str]]:
+    """A labelled data set's labels.csv, or a skip saying it is missing."""
+    if not (folder / "labels.csv").is_file():
+        pytest.skip(f"{folder} has no labels.csv")
+    with (folder / "labels.csv").open(newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+def analysis_input(path: Path) -> AnalysisInput:
+    """A real photo read exactly as a scan reads it (DCT scaling, orientation, EXIF)."""
+    decoded = read_photo(path.read_bytes(), ReadOptions())
+    assert isinstance(decoded, DecodedPhoto), (path, decoded)
+    return AnalysisInput(decoded.grey, decoded.rgb, (decoded.width, decoded.height), decoded.exif.exposure)
 
 
 PhotoFactory = Callable[..., Path]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import json
 import math
 from pathlib import Path
@@ -11,7 +10,6 @@ from typing import Any
 import cv2
 import numpy as np
 import pytest
-from PIL import Image, ImageOps
 
 from plugin.analyzers.base import AnalysisInput
 from plugin.analyzers.blur import (
@@ -22,6 +20,7 @@ from plugin.analyzers.blur import (
     make_blur_analyzer,
 )
 from plugin.config import BlurSettings
+from tests.conftest import analysis_input, labels
 
 
 def scene(width: int, height: int, seed: int = 0) -> np.ndarray:
@@ -243,24 +242,13 @@ def test_factory_selects_the_configured_method() -> None:
 # --- real photos --------------------------------------------------------------------------------
 
 
-def _load(path: Path) -> AnalysisInput:
-    with Image.open(path) as im:
-        rgb = np.asarray(ImageOps.exif_transpose(im).convert("RGB"))
-    h, w = rgb.shape[:2]
-    grey = at_analysis_size(cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY))
-    return AnalysisInput(grey=grey, rgb=rgb, original_size=(w, h))
-
-
 def test_blur_set_verdicts_and_pair_ranking(testdata: Path) -> None:
     # GIVEN the labelled blur set (DIV2K with known kernels, NYU frames with synthetic shake)
     folder = testdata / "blur_deblurgen"
-    if not (folder / "labels.csv").is_file():
-        pytest.skip(f"{folder} has no labels.csv")
-    with open(folder / "labels.csv", newline="") as f:
-        rows = list(csv.DictReader(f))
-    # WHEN the default analyzer judges every photo
+    rows = labels(folder)
+    # WHEN the default analyzer judges every photo, read as a scan reads it
     analyzer = TiledBlur()
-    results = {row["file"]: analyzer.analyze(_load(folder / row["file"])) for row in rows}
+    results = {row["file"]: analyzer.analyze(analysis_input(folder / row["file"])) for row in rows}
     # THEN at least 95% of verdicts are right, no sharp photo is flagged,
     right = sum(results[r["file"]].flagged == (r["label"] != "sharp") for r in rows)
     assert right / len(rows) >= 0.95

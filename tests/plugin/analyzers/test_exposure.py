@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import json
 import math
 from pathlib import Path
@@ -11,11 +10,11 @@ from typing import Any
 import cv2
 import numpy as np
 import pytest
-from PIL import Image
 
 from plugin.analyzers.base import AnalysisInput, ExposureExif
 from plugin.analyzers.exposure import DARK_METHODS, LuminanceDark, make_dark_analyzer, scene_ev100
 from plugin.config import DarkSettings
+from tests.conftest import analysis_input, labels
 
 
 def photo(grey: np.ndarray, exposure: ExposureExif | None = None) -> AnalysisInput:
@@ -152,17 +151,12 @@ def test_factory_and_registry() -> None:
 def test_lol_low_light_pairs(testdata: Path) -> None:
     # GIVEN the LOL eval15 pairs (same scenes, low light and normal light; PNG, no EXIF)
     folder = testdata / "lowlight_lol"
-    if not (folder / "labels.csv").is_file():
-        pytest.skip(f"{folder} has no labels.csv")
-    with open(folder / "labels.csv", newline="") as f:
-        rows = list(csv.DictReader(f))
+    rows = labels(folder)
     analyzer = LuminanceDark()
     wrong = []
     for row in rows:
-        with Image.open(folder / row["file"]) as im:
-            grey = np.asarray(im.convert("L"))
-        # WHEN each is judged
-        result = analyzer.analyze(photo(np.ascontiguousarray(grey)))
+        # WHEN each is judged, read as a scan reads it
+        result = analyzer.analyze(analysis_input(folder / row["file"]))
         if result.flagged != (row["label"] == "low"):
             wrong.append(row["file"])
     # THEN every low-light photo is dark and no normal-light one is
