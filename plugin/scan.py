@@ -225,7 +225,7 @@ class Scanner:
                 else:
                     summary.unchanged += 1
 
-        relinked_ids, handled = self._relink(new_entries, known)
+        relinked_ids, handled = self._relink(new_entries, known, vanished)
         summary.moved = len(handled)
         for entry in new_entries:
             if entry.relpath not in handled:
@@ -303,13 +303,14 @@ class Scanner:
 
     # -- moves ----------------------------------------------------------------------------------
 
-    def _relink(self, new_entries: list[FileEntry], known: dict[str, _Known]) -> tuple[set[int], set[str]]:
+    def _relink(self, new_entries: list[FileEntry], known: dict[str, _Known],
+                vanished: dict[str, _Known]) -> tuple[set[int], set[str]]:
         """Recognise photos piccl knew at another path (or that were gone); returns (row ids, relpaths)."""
-        seen_paths = {e.relpath for e in new_entries}
         candidates: dict[int, list[_Known]] = {}
         for k in known.values():
-            # Rows whose file is not at its path any more: gone before, or missing from this listing.
-            if k.content_hash and (k.gone or k.relpath not in seen_paths):
+            # Only rows whose file is not at its path any more: gone before, or missing from this
+            # listing. A photo still in place is not "moved" by a copy of it appearing elsewhere.
+            if k.content_hash and (k.gone or k.relpath in vanished):
                 candidates.setdefault(k.size, []).append(k)
         relinked: set[int] = set()
         handled: set[str] = set()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -225,6 +226,25 @@ def test_a_new_photo_at_a_gone_photos_path_does_not_inherit_its_decision(
     assert _decisions(sessions) == {old_id: "trash"}
     tombstone = next(p for p in photos.values() if p.id == old_id)
     assert tombstone.relpath.startswith(".piccl-gone/") and tombstone.gone_at is not None
+
+
+def test_a_copy_of_a_photo_does_not_take_the_originals_row(
+        tmp_path: Path, make_photo: PhotoFactory, settings_for: SettingsFor, sessions: sessionmaker[Session]) -> None:
+    # GIVEN a photo the user decided to keep
+    library = tmp_path / "lib"
+    make_photo(library / "a.jpg", 600, 400)
+    settings = settings_for(library)
+    _scan(settings, sessions, library)
+    a_id = _decide(sessions, "a.jpg", "keep")
+    # WHEN an identical copy (same name, size and mtime) appears in another folder
+    (library / "copy").mkdir()
+    shutil.copy2(library / "a.jpg", library / "copy" / "a.jpg")
+    summary = _scan(settings, sessions, library)
+    # THEN the copy is a new photo and the original keeps its row and decision
+    assert (summary.new, summary.moved) == (1, 0)
+    photos = _photos(sessions)
+    assert photos["a.jpg"].id == a_id and photos["a.jpg"].gone_at is None
+    assert _decisions(sessions) == {a_id: "keep"}
 
 
 def test_an_empty_library_is_not_taken_for_everything_deleted(
