@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import time
 from dataclasses import dataclass, field
 from functools import lru_cache
 
@@ -64,7 +63,6 @@ class PhotoOutcome:
     facts: PhotoFacts | None = None
     failure: ReadFailure | None = None
     results: list[AnalyzerResult] = field(default_factory=list)
-    seconds: float = 0.0
 
 
 @lru_cache(maxsize=4)
@@ -85,17 +83,8 @@ def analyser_versions(options: AnalysisOptions) -> dict[str, str]:
     return {name: f"{analyzers[name].version}|{settings[name].model_dump_json()};{reading}" for name in ANALYZER_NAMES}
 
 
-def hash_file(path: str) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def analyse_file(task: PhotoTask, options: AnalysisOptions) -> PhotoOutcome:
     """Never raises for a bad file: the outcome carries the reason."""
-    started = time.perf_counter()
     outcome = PhotoOutcome(task, size=task.size, mtime_ns=task.mtime_ns)
     try:
         with open(task.abspath, "rb") as handle:
@@ -124,7 +113,6 @@ def analyse_file(task: PhotoTask, options: AnalysisOptions) -> PhotoOutcome:
         outcome.facts = PhotoFacts(decoded.format, decoded.width, decoded.height, decoded.frames,
                                    decoded.decoded_from, decoded.exif)
         outcome.results = run_analyzers(decoded, task.analyzers, options)
-    outcome.seconds = time.perf_counter() - started
     return outcome
 
 

@@ -138,8 +138,7 @@ def _check_onnxruntime() -> list[Check]:
         return [Check("onnxruntime", "warn", "not installed: model-based analyzers are off "
                       "(pip install 'piccl[cpu]' or 'piccl[gpu]')")]
     providers = onnxruntime.get_available_providers()
-    level: Level = "ok"
-    return [Check("onnxruntime", level, f"{onnxruntime.__version__}, providers: {', '.join(providers)}")]
+    return [Check("onnxruntime", "ok", f"{onnxruntime.__version__}, providers: {', '.join(providers)}")]
 
 
 def _check_models(settings: Settings) -> list[Check]:

@@ -31,13 +31,13 @@ from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
+from models.fetch import sha256_of
 from plugin.analysis import (
     ANALYZER_NAMES,
     AnalysisOptions,
     PhotoOutcome,
     PhotoTask,
     analyser_versions,
-    hash_file,
     options_from_settings,
 )
 from plugin.config import Settings
@@ -372,12 +372,10 @@ class Scanner:
         assert photo is not None
         photo.relpath, photo.size, photo.mtime_ns, photo.gone_at = entry.relpath, entry.size, entry.mtime_ns, None
         session.flush()
-        if known.get(k.relpath) is k:
-            del known[k.relpath]
         if k in candidates.get(k.size, []):
             candidates[k.size].remove(k)
-        k.relpath, k.size, k.mtime_ns, k.gone = entry.relpath, entry.size, entry.mtime_ns, False
-        known[entry.relpath] = k
+        _rekey(known, k, entry.relpath)
+        k.size, k.mtime_ns, k.gone = entry.size, entry.mtime_ns, False
 
     @staticmethod
     def _tombstone(session: Session, k: _Known, known: dict[str, _Known]) -> None:
@@ -386,10 +384,8 @@ class Scanner:
         photo.relpath = f"{TOMBSTONE_DIR}/{k.id}/{k.relpath}"[:2048]
         photo.gone_at = photo.gone_at or utcnow()
         session.flush()  # frees the path for the photo that now has it
-        if known.get(k.relpath) is k:
-            del known[k.relpath]
-        k.relpath, k.gone = photo.relpath, True
-        known[k.relpath] = k
+        _rekey(known, k, photo.relpath)
+        k.gone = True
 
     # -- processing -----------------------------------------------------------------------------
 
@@ -477,9 +473,16 @@ def _vanished(outcome: PhotoOutcome, summary: ScanSummary) -> bool:
     return False
 
 
+def _rekey(known: dict[str, _Known], k: _Known, relpath: str) -> None:
+    if known.get(k.relpath) is k:
+        del known[k.relpath]
+    k.relpath = relpath
+    known[relpath] = k
+
+
 def _hash(entry: FileEntry) -> str | None:
     try:
-        return hash_file(entry.abspath)
+        return sha256_of(Path(entry.abspath))
     except OSError:
         return None
 

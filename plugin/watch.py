@@ -26,7 +26,7 @@ from watchdog.observers.api import BaseObserver
 from watchdog.observers.polling import PollingObserver
 
 from plugin.scan import Scanner, ScanSummary
-from plugin.sources.local import ignored_kind, is_junk_dir
+from plugin.sources.local import library_relpath
 
 log = logging.getLogger(__name__)
 
@@ -89,15 +89,9 @@ class _Handler(FileSystemEventHandler):
 
     def _interesting(self, path_text: str | bytes) -> Path | None:
         path = Path(os.fsdecode(path_text))
-        try:
-            rel = path.relative_to(self.root)
-        except ValueError:
-            return None
-        if path.is_relative_to(self.data_dir):  # our own database writes, when data_dir is in the library
-            return None
-        if any(is_junk_dir(part, self.trash_dir_name) for part in rel.parts[:-1]) or ignored_kind(path.name):
-            return None
-        return path
+        # The data folder is excluded: our own database writes, when data_dir is in the library.
+        rel = library_relpath(self.root, path, self.trash_dir_name, (self.data_dir,))
+        return None if rel is None else path
 
     def on_created(self, event: FileSystemEvent) -> None:
         if not event.is_directory and (path := self._interesting(event.src_path)):

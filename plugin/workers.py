@@ -17,10 +17,10 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from concurrent.futures import TimeoutError as FutureTimeout
-from typing import Any, Protocol
+from typing import Protocol
 
 from pebble import ProcessExpired, ProcessPool
 
@@ -39,7 +39,8 @@ def _failed(task: PhotoTask, reason: str, detail: str) -> PhotoOutcome:
                         failure=ReadFailure("error", reason, detail))
 
 
-def _drain(submit: Any, tasks: Iterable[PhotoTask], limit: int, timeout_s: float | None) -> Iterator[PhotoOutcome]:
+def _drain(submit: Callable[[PhotoTask], Future[PhotoOutcome]], tasks: Iterable[PhotoTask], limit: int,
+           timeout_s: float | None) -> Iterator[PhotoOutcome]:
     pending: dict[Future[PhotoOutcome], PhotoTask] = {}
     source = iter(tasks)
 

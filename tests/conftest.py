@@ -71,6 +71,15 @@ def textured(width: int, height: int, seed: int = 0) -> np.ndarray:
     return np.clip(img, 0, 255).astype(np.uint8)
 
 
+def plain(value: Any) -> bool:
+    """True when ``value`` is made of plain JSON types only (no numpy scalars): evidence must be."""
+    if isinstance(value, dict):
+        return all(isinstance(k, str) and plain(v) for k, v in value.items())
+    if isinstance(value, (list, tuple)):
+        return all(plain(v) for v in value)
+    return value is None or type(value) in (str, int, float, bool)
+
+
 def labels(folder: Path) -> list[dict[str, str]]:
     """A labelled data set's labels.csv, or a skip saying it is missing."""
     if not (folder / "labels.csv").is_file():

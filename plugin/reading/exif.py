@@ -159,11 +159,15 @@ def read_gps(gps: dict[int, Any], facts: ExifFacts) -> None:
         facts.gps_alt = round(-alt if below else alt, 2)
 
 
-def read_exif(image: Image.Image) -> ExifFacts:
-    """Read the facts from an opened Pillow image; never raises."""
+def read_exif(source: Image.Image | bytes) -> ExifFacts:
+    """Read the facts from an opened Pillow image, or from a raw EXIF block (HEIF); never raises."""
     facts = ExifFacts()
     try:
-        exif = image.getexif()
+        if isinstance(source, bytes):
+            exif = Image.Exif()
+            exif.load(source)
+        else:
+            exif = source.getexif()
     except Exception as exc:  # a broken APP1 segment must not cost the photo
         facts.warnings.append(f"EXIF unreadable: {type(exc).__name__}: {exc}")
         return facts

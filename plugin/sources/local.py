@@ -129,20 +129,31 @@ def list_library(root: Path, trash_dir_name: str = ".piccl-trash", exclude: tupl
     return listing
 
 
+def library_relpath(root: Path, path: Path, trash_dir_name: str, exclude: tuple[Path, ...] = ()) -> Path | None:
+    """``path`` relative to ``root`` when a full walk would list it by its name and folders, else None.
+
+    Both paths must be spelled alike (both resolved, or both as the watcher reports them).
+    """
+    try:
+        rel = path.relative_to(root)
+    except ValueError:
+        return None
+    if any(path.is_relative_to(folder) for folder in exclude):
+        return None
+    if any(is_junk_dir(part, trash_dir_name) for part in rel.parts[:-1]) or ignored_kind(rel.name):
+        return None
+    return rel
+
+
 def iter_paths_in_library(root: Path, paths: list[Path], trash_dir_name: str,
                           exclude: tuple[Path, ...] = ()) -> Iterator[FileEntry]:
     """Entries for specific files (from the watcher), keeping the same rules as a full walk."""
     real_root = Path(os.path.realpath(root))
-    excluded = [Path(os.path.realpath(path)) for path in exclude]
+    excluded = tuple(Path(os.path.realpath(path)) for path in exclude)
     for path in paths:
         real = Path(os.path.realpath(path))
-        try:
-            rel = real.relative_to(real_root)
-        except ValueError:
-            continue
-        if any(real.is_relative_to(folder) for folder in excluded):
-            continue
-        if any(is_junk_dir(part, trash_dir_name) for part in rel.parts[:-1]) or ignored_kind(rel.name):
+        rel = library_relpath(real_root, real, trash_dir_name, excluded)
+        if rel is None:
             continue
         try:
             st = real.stat()

@@ -91,10 +91,10 @@ def test_moved_photo_keeps_its_analysis_and_decision_without_a_decode(
     # GIVEN a scanned library where the user decided to keep the blurry photo
     settings = settings_for(library)
     _scan(settings, sessions, library)
+    before_id = _decide(sessions, "2024/blurry.jpg", "keep")
     with sessions() as session:
-        before = session.scalars(select(Photo).where(Photo.relpath == "2024/blurry.jpg")).one()
-        session.add(Decision(photo_id=before.id, decision="keep"))
-        session.commit()
+        before = session.get(Photo, before_id)
+        assert before is not None
         analysis_ids = sorted(a.id for a in before.analyses)
     # WHEN the photo is moved and renamed
     (library / "best").mkdir()
@@ -104,7 +104,7 @@ def test_moved_photo_keeps_its_analysis_and_decision_without_a_decode(
     assert (summary.moved, summary.new, summary.gone, summary.processed) == (1, 0, 0, 0)
     with sessions() as session:
         after = session.scalars(select(Photo).where(Photo.relpath == "best/renamed.jpg")).one()
-        assert after.id == before.id
+        assert after.id == before_id
         assert sorted(a.id for a in after.analyses) == analysis_ids
         assert after.decision is not None and after.decision.decision == "keep"
         assert session.scalar(select(func.count()).select_from(Photo)) == 4
@@ -133,10 +133,7 @@ def test_decision_survives_reanalysis(library: Path, settings_for: SettingsFor, 
                                       make_photo: PhotoFactory) -> None:
     settings = settings_for(library)
     _scan(settings, sessions, library)
-    with sessions() as session:
-        photo = session.scalars(select(Photo).where(Photo.relpath == "dark.jpg")).one()
-        session.add(Decision(photo_id=photo.id, decision="trash"))
-        session.commit()
+    _decide(sessions, "dark.jpg", "trash")
     make_photo(library / "dark.jpg", 1600, 1200, seed=9, gain=0.05)
     _scan(settings, sessions, library, retry_errors=True)
     with sessions() as session:

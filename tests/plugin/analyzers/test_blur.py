@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import math
 from pathlib import Path
-from typing import Any
 
 import cv2
 import numpy as np
@@ -20,7 +19,7 @@ from plugin.analyzers.blur import (
     make_blur_analyzer,
 )
 from plugin.config import BlurSettings
-from tests.conftest import analysis_input, labels
+from tests.conftest import analysis_input, labels, plain
 
 
 def scene(width: int, height: int, seed: int = 0) -> np.ndarray:
@@ -69,15 +68,6 @@ def motion(grey: np.ndarray, length: int, angle_deg: float) -> np.ndarray:
     for t in np.linspace(-length / 2, length / 2, 8 * length + 1):
         kernel[round(c - t * math.sin(math.radians(angle_deg))), round(c + t * math.cos(math.radians(angle_deg)))] += 1
     return cv2.filter2D(grey, -1, kernel / kernel.sum())
-
-
-def plain(value: Any) -> bool:
-    """True when ``value`` is made of plain JSON types only (no numpy scalars)."""
-    if isinstance(value, dict):
-        return all(isinstance(k, str) and plain(v) for k, v in value.items())
-    if isinstance(value, (list, tuple)):
-        return all(plain(v) for v in value)
-    return value is None or type(value) in (str, int, float, bool)
 
 
 @pytest.fixture(scope="module")

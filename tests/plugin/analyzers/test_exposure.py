@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import math
 from pathlib import Path
-from typing import Any
 
 import cv2
 import numpy as np
@@ -14,7 +13,7 @@ import pytest
 from plugin.analyzers.base import AnalysisInput, ExposureExif
 from plugin.analyzers.exposure import DARK_METHODS, LuminanceDark, make_dark_analyzer, scene_ev100
 from plugin.config import DarkSettings
-from tests.conftest import analysis_input, labels
+from tests.conftest import analysis_input, labels, plain
 
 
 def photo(grey: np.ndarray, exposure: ExposureExif | None = None) -> AnalysisInput:
@@ -35,12 +34,14 @@ def scene(mean: float, spread: float, seed: int = 0) -> np.ndarray:
     return np.clip(mean + spread * base + rng.normal(0, 2, base.shape), 0, 255).astype(np.uint8)
 
 
-def plain(value: Any) -> bool:
-    if isinstance(value, dict):
-        return all(isinstance(k, str) and plain(v) for k, v in value.items())
-    if isinstance(value, (list, tuple)):
-        return all(plain(v) for v in value)
-    return value is None or type(value) in (str, int, float, bool)
+def night_city(mean: float, spread: float, seed: int, window: int) -> np.ndarray:
+    """A dark scene with 60 lit windows (about 2% of the frame) at luminance ``window``."""
+    grey = scene(mean, spread)
+    rng = np.random.default_rng(seed)
+    for _ in range(60):
+        y, x = int(rng.integers(0, 470)), int(rng.integers(0, 630))
+        grey[y : y + 8, x : x + 6] = window
+    return grey
 
 
 # Typical phone EXIF: a sunny day, and a dim room at the camera's limits.
@@ -76,11 +77,7 @@ def test_dim_but_correctly_exposed_scene_is_not_dark() -> None:
 
 def test_night_scene_with_lit_windows_is_not_dark() -> None:
     # GIVEN a city at night: almost all black, but 2% of the frame is lit windows
-    grey = scene(8, 4)
-    rng = np.random.default_rng(2)
-    for _ in range(60):
-        y, x = int(rng.integers(0, 470)), int(rng.integers(0, 630))
-        grey[y : y + 8, x : x + 6] = 235
+    grey = night_city(8, 4, seed=2, window=235)
     result = LuminanceDark().analyze(photo(grey))
     # THEN light sources make it a lit night scene, not an underexposed frame
     assert not result.flagged
@@ -98,11 +95,7 @@ def test_dim_scene_lifted_to_mid_grey_is_caught_from_exif() -> None:
 
 def test_night_city_is_not_dark_even_with_dim_exif() -> None:
     # GIVEN a phone shot of a city at night: black sky and streets, lit windows, EXIF EV100 ~ 0
-    grey = scene(10, 5)
-    rng = np.random.default_rng(3)
-    for _ in range(60):
-        y, x = int(rng.integers(0, 470)), int(rng.integers(0, 630))
-        grey[y : y + 8, x : x + 6] = 240
+    grey = night_city(10, 5, seed=3, window=240)
     result = LuminanceDark().analyze(photo(grey, DIM_ROOM))
     # THEN the camera exposed for the lights: neither the picture nor the EXIF makes it dark
     assert not result.flagged
