@@ -61,9 +61,14 @@ class Listing:
     ignored: dict[str, int] = field(default_factory=dict)  # kind -> count
 
     def covers(self, relpath: str) -> bool:
-        """True when ``relpath`` lay in a folder this walk could read (so its absence means deletion)."""
-        parents = PurePosixPath(relpath).parents
-        return not any(str(parent) in self.unreadable_dirs for parent in parents)
+        """True when this walk could see ``relpath`` (so its absence means deletion).
+
+        Not when it, or a folder above it, could not be read (a file whose stat failed is reported
+        under its own path).
+        """
+        if relpath in self.unreadable_dirs:
+            return False
+        return not any(str(parent) in self.unreadable_dirs for parent in PurePosixPath(relpath).parents)
 
 
 def is_junk_dir(name: str, trash_dir_name: str) -> bool:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from plugin.sources.local import list_library
+from plugin.sources.local import Listing, list_library
 
 
 def _touch(path: Path, data: bytes = b"x") -> Path:
@@ -87,3 +87,12 @@ def test_piccl_data_folder_inside_the_library_is_not_listed(tmp_path: Path) -> N
     _touch(tmp_path / "piccl-data" / "logs" / "decoders.log")
     # THEN its own files are never listed as photos
     assert [f.relpath for f in list_library(tmp_path, exclude=(tmp_path / "piccl-data",)).files] == ["a.jpg"]
+
+
+def test_a_file_that_could_not_be_read_is_not_taken_for_deleted() -> None:
+    # GIVEN a walk where one file's stat failed (EIO on a flaky share) and one folder was unreadable
+    listing = Listing(unreadable_dirs={"2024/a.jpg": "OSError: I/O error", "locked": "PermissionError"})
+    # THEN neither that file nor anything under the folder counts as seen-missing
+    assert not listing.covers("2024/a.jpg")
+    assert not listing.covers("locked/deep/b.jpg")
+    assert listing.covers("2024/b.jpg")
