@@ -212,10 +212,9 @@ def status(ctx: click.Context) -> None:
                 .group_by(Photo.error_reason)).all())
             gone = session.scalar(select(func.count()).where(Photo.library_id == library.id,
                                                             Photo.gone_at.is_not(None)))
-            flagged: dict[str, int] = {}
-            for (reasons_list,) in session.execute(select(Recommendation.reasons).join(Photo).where(present)):
-                for reason in reasons_list:
-                    flagged[reason] = flagged.get(reason, 0) + 1
+            flagged = dict(session.execute(
+                select(Recommendation.reason, func.count()).join(Photo, Recommendation.photo_id == Photo.id)
+                .where(present).group_by(Recommendation.reason)).all())
             decisions = dict(session.execute(
                 select(Decision.decision, func.count()).join(Photo).where(Photo.library_id == library.id)
                 .group_by(Decision.decision)).all())

@@ -14,7 +14,7 @@ from contextvars import ContextVar
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import (
     BaseSettings,
     NoDecode,
@@ -85,6 +85,22 @@ class WorkerSettings(_Strict):
     commit_every: int = Field(50, ge=1, le=5000, description="Photos written to the database per transaction.")
 
 
+class UISettings(_Strict):
+    host: str = Field("127.0.0.1", description="Address the review UI listens on ('0.0.0.0' in the container).")
+    port: int = Field(8080, ge=1, le=65535, description="Port of the review UI.")
+    threads: int = Field(8, ge=1, le=64, description="Request threads of the WSGI server (waitress).")
+    username: str = Field("piccl", min_length=1, max_length=64, description="Name of the household account.")
+    login_required: bool = Field(
+        True, description="Ask for the household password. Turn off only on a LAN where everyone may see and "
+        "trash every photo; CSRF protection stays on either way.")
+    secure_cookies: bool = Field(False, description="Send the session cookie over HTTPS only (set it when piccl "
+                                 "sits behind an HTTPS reverse proxy).")
+    session_days: int = Field(30, ge=1, le=365, description="Days a login lasts on a device.")
+    login_attempts_per_minute: int = Field(10, ge=1, description="Login attempts allowed per client address "
+                                           "per minute (and ten times that per hour).")
+    page_size: int = Field(60, ge=10, le=500, description="Photos per page of a grid.")
+
+
 class Settings(BaseSettings):
     """Everything piccl can be told. See README 'Configuration'."""
 
@@ -129,6 +145,14 @@ class Settings(BaseSettings):
     rescan_interval_min: float = Field(360.0, ge=0, description="Full rescan of the library every so many "
                                        "minutes while watching (0 disables).")
     trash_dir_name: str = Field(".piccl-trash", description="Name of piccl's trash folder in the library root.")
+    trash_retention_days: float = Field(
+        30.0, ge=0, description="'Empty trash' deletes for good only photos trashed at least this many days ago, "
+        "unless the user asks for all of it.")
+    password: SecretStr | None = Field(None, description="The household account's password. Set on each start "
+                                       "when given; else set in the browser on first visit.")
+    password_file: Path | None = Field(None, description="File holding the password (a Docker secret); "
+                                       "read when 'password' is not given.")
+    ui: UISettings = Field(default_factory=UISettings, description="The review UI (piccl serve).")
 
     @field_validator("library", mode="before")
     @classmethod
@@ -139,11 +163,29 @@ class Settings(BaseSettings):
             return [value]
         return value
 
+    @field_validator("trash_dir_name")
+    @classmethod
+    def _one_folder_name(cls, value: str) -> str:
+        if not value or value in {".", ".."} or "/" in value or "\\" in value or "\0" in value:
+            raise ValueError("must be a single folder name")
+        return value
+
     @property
     def resolved_database_url(self) -> str:
         if self.database_url:
             return self.database_url
         return f"sqlite:///{(self.data_dir / 'piccl.sqlite3').resolve()}"
+
+    def household_password(self) -> str | None:
+        """The password from ``password`` or ``password_file``, or None when neither is given."""
+        if self.password is not None:
+            return self.password.get_secret_value() or None
+        if self.password_file is not None:
+            try:
+                return self.password_file.read_text(encoding="utf-8").strip() or None
+            except OSError as exc:
+                raise ConfigError(f"password_file {self.password_file}: {exc.strerror}") from None
+        return None
 
     @property
     def worker_count(self) -> int:

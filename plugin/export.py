@@ -62,8 +62,8 @@ def photo_record(photo: Photo, library: Library) -> dict[str, Any]:
             },
         },
         "recommendation": {
-            "reasons": list(photo.recommendation.reasons) if photo.recommendation else [],
-            "evidence": dict(photo.recommendation.evidence) if photo.recommendation else {},
+            "reasons": [r.reason for r in sorted(photo.recommendations, key=lambda r: r.reason)],
+            "evidence": {r.reason: dict(r.evidence) for r in photo.recommendations},
         },
         "decision": photo.decision.decision if photo.decision else None,
     }
@@ -72,7 +72,7 @@ def photo_record(photo: Photo, library: Library) -> dict[str, Any]:
 def iter_records(session: Session, include_gone: bool = False) -> Iterator[dict[str, Any]]:
     query = (
         select(Photo, Library).join(Library)
-        .options(selectinload(Photo.analyses), selectinload(Photo.recommendation), selectinload(Photo.decision))
+        .options(selectinload(Photo.analyses), selectinload(Photo.recommendations), selectinload(Photo.decision))
         .order_by(Library.root, Photo.relpath)
     )
     if not include_gone:

@@ -241,7 +241,9 @@ class Scanner:
             now = utcnow()
             with self.sessions() as session:
                 for chunk in _chunks(gone_ids):
-                    for photo in session.scalars(select(Photo).where(Photo.id.in_(chunk))):
+                    # A photo trashed from the UI since the listing is not "gone": its row follows the file.
+                    query = select(Photo).where(Photo.id.in_(chunk), Photo.trashed_at.is_(None))
+                    for photo in session.scalars(query):
                         photo.gone_at = now
                 session.commit()
         summary.gone = len(gone_ids)
@@ -277,7 +279,7 @@ class Scanner:
                    Photo.gone_at, Photo.content_hash)
         queries = []
         if entries is None:
-            queries.append(select(*columns).where(Photo.library_id == library_id))
+            queries.append(select(*columns).where(Photo.library_id == library_id, Photo.trashed_at.is_(None)))
         else:
             # The entries' own rows, and gone rows they could be (same size), for relinking.
             paths = [e.relpath for e in entries]
@@ -431,7 +433,7 @@ class Scanner:
                 p.relpath: p for p in session.scalars(
                     select(Photo)
                     .where(Photo.library_id == library_id, Photo.relpath.in_([o.task.relpath for o in outcomes]))
-                    .options(selectinload(Photo.analyses), selectinload(Photo.recommendation)))
+                    .options(selectinload(Photo.analyses), selectinload(Photo.recommendations)))
             }
             for outcome in outcomes:
                 photo = existing.get(outcome.task.relpath)
@@ -445,8 +447,7 @@ class Scanner:
                     tally.errors[photo.error_reason or "unknown"] += 1
                 else:
                     tally.skipped[photo.error_reason or "unknown"] += 1
-                if photo.recommendation is not None:
-                    tally.flagged.update(photo.recommendation.reasons)
+                tally.flagged.update(r.reason for r in photo.recommendations)
             session.commit()
         # Counted only once the batch is in the database.
         summary.ok += tally.ok

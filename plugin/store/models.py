@@ -22,6 +22,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    event,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -51,11 +52,15 @@ class Photo(Base):
         UniqueConstraint("library_id", "relpath", name="uq_photos_library_relpath"),
         Index("ix_photos_content_hash", "content_hash"),
         Index("ix_photos_status", "status"),
+        Index("ix_photos_library_folder", "library_id", "folder"),
+        Index("ix_photos_library_taken_at", "library_id", "taken_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     library_id: Mapped[int] = mapped_column(ForeignKey("libraries.id", ondelete="CASCADE"))
     relpath: Mapped[str] = mapped_column(String(2048))
+    # The relpath's folder ('' at the root), kept in step by _keep_folder: the library view lists by it.
+    folder: Mapped[str] = mapped_column(String(2048), default="")
     size: Mapped[int] = mapped_column(BigInteger)
     mtime_ns: Mapped[int] = mapped_column(BigInteger)
     content_hash: Mapped[str | None] = mapped_column(String(64))
@@ -84,13 +89,16 @@ class Photo(Base):
     first_seen_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     analysed_at: Mapped[datetime | None] = mapped_column(DateTime)
     gone_at: Mapped[datetime | None] = mapped_column(DateTime)  # set when the file disappeared
+    # Set while the file sits in piccl's trash (relpath then points into the trash folder); scans leave it be.
+    trashed_at: Mapped[datetime | None] = mapped_column(DateTime)
 
     library: Mapped[Library] = relationship(back_populates="photos")
     analyses: Mapped[list[Analysis]] = relationship(
         back_populates="photo", cascade="all, delete-orphan", passive_deletes=True
     )
-    recommendation: Mapped[Recommendation | None] = relationship(
-        back_populates="photo", cascade="all, delete-orphan", passive_deletes=True
+    recommendations: Mapped[list[Recommendation]] = relationship(
+        back_populates="photo", cascade="all, delete-orphan", passive_deletes=True,
+        foreign_keys="Recommendation.photo_id",
     )
     decision: Mapped[Decision | None] = relationship(
         back_populates="photo", cascade="all, delete-orphan", passive_deletes=True
@@ -118,17 +126,28 @@ class Analysis(Base):
 
 
 class Recommendation(Base):
-    """piccl's advice to delete a photo: the reasons and the numbers behind each."""
+    """piccl's advice to delete a photo for one reason, with the numbers behind it.
+
+    One row per (photo, reason) so that each review tab is an index range ordered by severity.
+    """
 
     __tablename__ = "recommendations"
+    __table_args__ = (
+        UniqueConstraint("photo_id", "reason", name="uq_recommendations_photo_reason"),
+        Index("ix_recommendations_reason_severity", "reason", "severity", "photo_id"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    photo_id: Mapped[int] = mapped_column(ForeignKey("photos.id", ondelete="CASCADE"), unique=True)
-    reasons: Mapped[list[str]] = mapped_column(JSON)
+    photo_id: Mapped[int] = mapped_column(ForeignKey("photos.id", ondelete="CASCADE"))
+    reason: Mapped[str] = mapped_column(String(16))  # blurry | dark | similar | ...
+    # How sure / how bad, comparable within a reason: the review queue shows the worst first.
+    severity: Mapped[float] = mapped_column(Float, default=0.0)
     evidence: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # For 'similar' and 'burst': the photo piccl would keep instead.
+    keep_photo_id: Mapped[int | None] = mapped_column(ForeignKey("photos.id", ondelete="SET NULL"))
     updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
 
-    photo: Mapped[Photo] = relationship(back_populates="recommendation")
+    photo: Mapped[Photo] = relationship(back_populates="recommendations", foreign_keys=[photo_id])
 
 
 class Decision(Base):
@@ -155,3 +174,59 @@ class ScanRun(Base):
     finished_at: Mapped[datetime | None] = mapped_column(DateTime)
     state: Mapped[str] = mapped_column(String(16), default="running")  # running | done | failed
     counts: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class TrashEntry(Base):
+    """One photo moved into piccl's trash folder, with its sidecars: how to put it back.
+
+    ``state`` makes a move crash-safe: the row is written as 'moving' before the file moves, and
+    :func:`plugin.trash.TrashBin.reconcile` settles rows a crash left half-way.
+    """
+
+    __tablename__ = "trash_entries"
+    __table_args__ = (Index("ix_trash_entries_state_trashed_at", "state", "trashed_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    library_id: Mapped[int] = mapped_column(ForeignKey("libraries.id", ondelete="CASCADE"))
+    photo_id: Mapped[int | None] = mapped_column(ForeignKey("photos.id", ondelete="SET NULL"))
+    original_relpath: Mapped[str] = mapped_column(String(2048))
+    trash_relpath: Mapped[str] = mapped_column(String(2048))
+    # [original relpath, relpath in the trash] of each sidecar that moved with the photo.
+    sidecars: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    size: Mapped[int] = mapped_column(BigInteger, default=0)
+    state: Mapped[str] = mapped_column(String(16))  # moving | trashed | restoring | restored | purged
+    trashed_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime)  # restored or purged
+    restored_relpath: Mapped[str | None] = mapped_column(String(2048))
+
+    library: Mapped[Library] = relationship()
+
+
+class Account(Base):
+    """The household account of the review UI (one row)."""
+
+    __tablename__ = "accounts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(256))
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
+
+
+class Setting(Base):
+    """Small state piccl keeps for itself (the UI's session signing key), shared by every process."""
+
+    __tablename__ = "app_state"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)
+
+
+def folder_of(relpath: str) -> str:
+    return relpath.rpartition("/")[0]
+
+
+@event.listens_for(Photo.relpath, "set")
+def _keep_folder(target: Photo, value: str, _old: Any, _initiator: Any) -> None:
+    target.folder = folder_of(value)

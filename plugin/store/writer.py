@@ -5,12 +5,15 @@ from __future__ import annotations
 from datetime import datetime
 
 from plugin.analysis import PhotoOutcome
-from plugin.recommend import Verdict, advise
+from plugin.recommend import REASON_BY_ANALYZER, Advice, Verdict, advise
 from plugin.store.models import Analysis, Photo, Recommendation, utcnow
 
 # Failures that say nothing about the file's content (it was not, or not fully, read): the photo
 # keeps what piccl knew about it, and the next scan tries again.
 TRANSIENT_REASONS = frozenset({"unreadable", "out_of_memory"})
+
+# Reasons that come from per-photo analyzers (grouping stages own the others, e.g. 'similar').
+ANALYZER_REASONS = frozenset(REASON_BY_ANALYZER.values())
 
 _TEXT_LIMIT = 128  # camera make/model columns; corrupt EXIF can hold kilobytes of garbage
 
@@ -43,7 +46,7 @@ def store_outcome(photo: Photo, outcome: PhotoOutcome, wanted: dict[str, str]) -
         photo.content_hash = outcome.content_hash
         # Analyses of what the file used to contain say nothing about what it is now.
         photo.analyses.clear()
-        photo.recommendation = None
+        photo.recommendations.clear()
         return
 
     facts = outcome.facts
@@ -81,10 +84,20 @@ def store_outcome(photo: Photo, outcome: PhotoOutcome, wanted: dict[str, str]) -
         row.evidence = result.evidence
         row.created_at = utcnow()
 
-    advice = advise([Verdict(a.analyzer, a.flagged, a.score, a.evidence) for a in current.values()])
-    if advice is None:
-        photo.recommendation = None
-    elif photo.recommendation is None:
-        photo.recommendation = Recommendation(reasons=advice.reasons, evidence=advice.evidence)
-    else:
-        photo.recommendation.reasons, photo.recommendation.evidence = advice.reasons, advice.evidence
+    sync_recommendations(photo, advise([Verdict(a.analyzer, a.flagged, a.score, a.evidence)
+                                        for a in current.values()]))
+
+
+def sync_recommendations(photo: Photo, advice: list[Advice]) -> None:
+    """Make ``photo``'s recommendations those of ``advice`` (rows updated in place, so ids stay)."""
+    wanted = {a.reason: a for a in advice}
+    for row in [r for r in photo.recommendations if r.reason not in wanted and r.reason in ANALYZER_REASONS]:
+        photo.recommendations.remove(row)
+    have = {r.reason: r for r in photo.recommendations}
+    for reason, item in wanted.items():
+        row = have.get(reason)
+        if row is None:
+            photo.recommendations.append(Recommendation(reason=reason, severity=item.severity,
+                                                        evidence=item.evidence))
+        else:
+            row.severity, row.evidence = item.severity, item.evidence

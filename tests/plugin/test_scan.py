@@ -59,10 +59,11 @@ def test_first_scan_records_every_photo_and_flags_the_bad_ones(
         sharp = session.scalars(select(Photo).where(Photo.relpath == "2024/sharp.jpg")).one()
         blurry = session.scalars(select(Photo).where(Photo.relpath == "2024/blurry.jpg")).one()
         dark = session.scalars(select(Photo).where(Photo.relpath == "dark.jpg")).one()
-        assert sharp.recommendation is None
-        assert blurry.recommendation is not None and "blurry" in blurry.recommendation.reasons
-        assert dark.recommendation is not None and "dark" in dark.recommendation.reasons
-        assert "score" in blurry.recommendation.evidence["blurry"]
+        assert sharp.recommendations == []
+        assert "blurry" in {r.reason for r in blurry.recommendations}
+        assert "dark" in {r.reason for r in dark.recommendations}
+        blurry_rec = next(r for r in blurry.recommendations if r.reason == "blurry")
+        assert "score" in blurry_rec.evidence and blurry_rec.severity > 1
         assert {a.analyzer for a in sharp.analyses} == {"blur", "exposure"}
 
 
@@ -83,7 +84,7 @@ def test_changed_file_is_analysed_again(library: Path, settings_for: SettingsFor
     assert (summary.changed, summary.unchanged) == (1, 3)
     with sessions() as session:
         photo = session.scalars(select(Photo).where(Photo.relpath == "2024/blurry.jpg")).one()
-        assert photo.recommendation is None
+        assert photo.recommendations == []
 
 
 def test_moved_photo_keeps_its_analysis_and_decision_without_a_decode(
