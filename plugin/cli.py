@@ -1,9 +1,10 @@
-"""The one entry point: ``piccl scan | watch | run | status | doctor | export``."""
+"""The one entry point: ``piccl scan | watch | serve | run | status | doctor | export``."""
 
 from __future__ import annotations
 
 import logging
 import sys
+import threading
 from collections import Counter
 from contextlib import nullcontext
 from pathlib import Path
@@ -183,12 +184,58 @@ def watch(ctx: click.Context, paths: tuple[Path, ...], polling: bool | None) -> 
     _watch(_settings(ctx, **overrides), initial_scan=True)
 
 
+def _ui_overrides(settings: Settings, host: str | None, port: int | None) -> Settings:
+    update = {k: v for k, v in (("host", host), ("port", port)) if v is not None}
+    return settings.model_copy(update={"ui": settings.ui.model_copy(update=update)}) if update else settings
+
+
+def _web_server(settings: Settings) -> Any:
+    """The review UI on waitress (a production WSGI server), bound but not yet serving."""
+    from waitress import create_server
+
+    from webui import create_app
+
+    app = create_app(settings)
+    server = create_server(app, host=settings.ui.host, port=settings.ui.port, threads=settings.ui.threads,
+                           ident="piccl", clear_untrusted_proxy_headers=True)
+    log = logging.getLogger("piccl")
+    log.info("review UI on http://%s:%d/", settings.ui.host, settings.ui.port)
+    if not settings.ui.login_required:
+        log.warning("login is turned off (ui.login_required=false): anyone who reaches this port can trash photos")
+    return server
+
+
+@cli.command()
+@click.option("--host", default=None, help="Address to listen on (default 127.0.0.1; 0.0.0.0 for the LAN).")
+@click.option("--port", type=int, default=None, help="Port (default 8080).")
+@click.pass_context
+def serve(ctx: click.Context, host: str | None, port: int | None) -> None:
+    """Serve the review UI: go through recommendations, keep or trash, undo."""
+    settings = _ui_overrides(_settings(ctx), host, port)
+    server = _web_server(settings)
+    try:
+        server.run()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.close()
+
+
 @cli.command()
 @click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+@click.option("--host", default=None, help="Address the review UI listens on.")
+@click.option("--port", type=int, default=None, help="Port of the review UI.")
 @click.pass_context
-def run(ctx: click.Context, paths: tuple[Path, ...]) -> None:
-    """The container's main job: scan, then keep watching (the review UI joins in a later release)."""
-    _watch(_settings(ctx, **_library_overrides(paths)), initial_scan=True)
+def run(ctx: click.Context, paths: tuple[Path, ...], host: str | None, port: int | None) -> None:
+    """The container's main job: serve the review UI, scan, then keep watching."""
+    settings = _ui_overrides(_settings(ctx, **_library_overrides(paths)), host, port)
+    server = _web_server(settings)
+    thread = threading.Thread(target=server.run, name="piccl-web", daemon=True)
+    thread.start()
+    try:
+        _watch(settings, initial_scan=True)
+    finally:
+        server.close()
 
 
 @cli.command()

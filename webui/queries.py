@@ -1,0 +1,266 @@
+"""Read-side queries of the UI. Every list is a keyset page over an index: no page loads all rows.
+
+Cursors in URLs are photo or entry ids (never paths); the position they stand for is looked up.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, TypeVar
+
+from sqlalchemy import Select, and_, extract, func, or_, select
+from sqlalchemy.orm import Session, selectinload
+
+from plugin.recommend import REASONS
+from plugin.store.models import Analysis, Decision, Library, Photo, Recommendation, TrashEntry
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class Tile:
+    photo_id: int
+    name: str
+    version: str  # changes with the content: thumbnail URLs carry it so browsers may cache them for good
+    caption: str
+    reason: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    tiles: list[Tile]
+    next_cursor: int | None
+
+
+class TTLCache:
+    """A few seconds of memory for aggregate counts, which cost a range scan each."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self._items: dict[Any, tuple[float, Any]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, key: Any, compute: Callable[[], T]) -> T:
+        now = time.monotonic()
+        with self._lock:
+            hit = self._items.get(key)
+        if hit is not None and now - hit[0] < self.seconds:
+            return hit[1]
+        value = compute()
+        with self._lock:
+            self._items[key] = (now, value)
+        return value
+
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
+
+
+counts_cache = TTLCache(5.0)
+library_cache = TTLCache(30.0)
+
+
+def _present() -> Any:
+    return and_(Photo.gone_at.is_(None), Photo.trashed_at.is_(None))
+
+
+def version_of(content_hash: str | None) -> str:
+    return (content_hash or "none")[:12]
+
+
+def caption(reason: str, severity: float, evidence: dict[str, Any]) -> str:
+    """A tile's one-line evidence."""
+    if reason == "blurry":
+        if "edge_width_px" in evidence:
+            kind = evidence.get("kind")
+            kind_text = {"motion": "shake", "defocus": "out of focus"}.get(kind or "", "blurry")
+            return f"{kind_text} · edges {evidence['edge_width_px']:.1f}px"
+        if "laplacian_variance" in evidence:
+            return f"blurry · LoG var {evidence['laplacian_variance']:.0f}"
+    if reason == "dark" and evidence.get("score") is not None:
+        return f"dark · {float(evidence['score']):.2f}"
+    return f"{reason} · {severity:.2f}"
+
+
+# -- review queue ---------------------------------------------------------------------------------
+
+def _queue(columns: Any, reason: str) -> Select[Any]:
+    return (select(*columns).select_from(Recommendation)
+            .join(Photo, Photo.id == Recommendation.photo_id)
+            .outerjoin(Decision, Decision.photo_id == Photo.id)
+            .where(Recommendation.reason == reason, _present(), Decision.id.is_(None)))
+
+
+def queue_counts(session: Session) -> dict[str, int]:
+    def compute() -> dict[str, int]:
+        query = (select(Recommendation.reason, func.count()).select_from(Recommendation)
+                 .join(Photo, Photo.id == Recommendation.photo_id)
+                 .outerjoin(Decision, Decision.photo_id == Photo.id)
+                 .where(_present(), Decision.id.is_(None)).group_by(Recommendation.reason))
+        found = dict(session.execute(query).tuples().all())
+        return {reason: int(found.get(reason, 0)) for reason in REASONS}
+    return counts_cache.get("queue", compute)
+
+
+def _severity_of(session: Session, reason: str, photo_id: int) -> float | None:
+    return session.scalar(select(Recommendation.severity).where(Recommendation.reason == reason,
+                                                                Recommendation.photo_id == photo_id))
+
+
+def queue_page(session: Session, reason: str, cursor: int | None, limit: int) -> Page:
+    """The worst first: by severity, then newest id."""
+    columns = (Photo.id, Photo.relpath, Photo.content_hash, Recommendation.severity, Recommendation.evidence)
+    query = _queue(columns, reason)
+    if cursor is not None:
+        sev = _severity_of(session, reason, cursor)
+        if sev is not None:
+            query = query.where(or_(Recommendation.severity < sev,
+                                    and_(Recommendation.severity == sev, Recommendation.photo_id < cursor)))
+    rows = session.execute(query.order_by(Recommendation.severity.desc(), Recommendation.photo_id.desc())
+                           .limit(limit + 1)).all()
+    tiles = [Tile(pid, rel.rpartition("/")[2], version_of(h), caption(reason, sev, ev or {}), reason)
+             for pid, rel, h, sev, ev in rows[:limit]]
+    return Page(tiles, tiles[-1].photo_id if len(rows) > limit else None)
+
+
+def queue_neighbours(session: Session, reason: str, photo_id: int) -> tuple[int | None, int | None]:
+    """(previous, next) photo ids around ``photo_id`` in the queue of ``reason``."""
+    sev = _severity_of(session, reason, photo_id)
+    if sev is None:
+        return None, None
+    after = session.scalar(_queue((Photo.id,), reason).where(or_(
+        Recommendation.severity < sev, and_(Recommendation.severity == sev, Recommendation.photo_id < photo_id)))
+        .order_by(Recommendation.severity.desc(), Recommendation.photo_id.desc()).limit(1))
+    before = session.scalar(_queue((Photo.id,), reason).where(or_(
+        Recommendation.severity > sev, and_(Recommendation.severity == sev, Recommendation.photo_id > photo_id)))
+        .order_by(Recommendation.severity.asc(), Recommendation.photo_id.asc()).limit(1))
+    return before, after
+
+
+# -- one photo ------------------------------------------------------------------------------------
+
+def photo_detail(session: Session, photo_id: int) -> Photo | None:
+    return session.scalar(select(Photo).where(Photo.id == photo_id).options(
+        selectinload(Photo.analyses), selectinload(Photo.recommendations), selectinload(Photo.decision),
+        selectinload(Photo.library)))
+
+
+def trash_entry_of(session: Session, photo_id: int) -> TrashEntry | None:
+    return session.scalar(select(TrashEntry).where(TrashEntry.photo_id == photo_id, TrashEntry.state == "trashed"))
+
+
+def analyses_by_name(photo: Photo) -> dict[str, Analysis]:
+    return {a.analyzer: a for a in photo.analyses}
+
+
+# -- library --------------------------------------------------------------------------------------
+
+def libraries(session: Session) -> list[Library]:
+    return list(session.scalars(select(Library).order_by(Library.root)))
+
+
+@dataclass(frozen=True, slots=True)
+class FolderView:
+    folder: str
+    children: list[tuple[str, str, int]]  # (name, folder, photos under it)
+    photos_here: int
+
+
+def folder_view(session: Session, library_id: int, folder: str) -> FolderView | None:
+    """The subfolders of ``folder`` (a stored folder value, matched in the database only), or None."""
+    def counts() -> dict[str, int]:
+        query = (select(Photo.folder, func.count()).where(Photo.library_id == library_id, _present())
+                 .group_by(Photo.folder))
+        return dict(session.execute(query).tuples().all())
+    per_folder = library_cache.get(("folders", library_id), counts)
+    prefix = f"{folder}/" if folder else ""
+    children: dict[str, int] = {}
+    total = 0
+    for name, n in per_folder.items():
+        if name == folder or name.startswith(prefix):
+            total += n
+            rest = name[len(prefix):] if name != folder else ""
+            if rest:
+                children[rest.split("/", 1)[0]] = children.get(rest.split("/", 1)[0], 0) + n
+    if folder and not total:
+        return None
+    ordered = sorted(children.items(), key=lambda c: c[0].lower())
+    return FolderView(folder, [(name, prefix + name, n) for name, n in ordered], per_folder.get(folder, 0))
+
+
+def folder_page(session: Session, library_id: int, folder: str, cursor: int | None, limit: int) -> Page:
+    query = select(Photo.id, Photo.relpath, Photo.content_hash).where(
+        Photo.library_id == library_id, Photo.folder == folder, _present())
+    if cursor is not None:
+        last = session.scalar(select(Photo.relpath).where(Photo.id == cursor))
+        if last is not None:
+            query = query.where(Photo.relpath > last)
+    rows = session.execute(query.order_by(Photo.relpath).limit(limit + 1)).all()
+    tiles = [Tile(pid, rel.rpartition("/")[2], version_of(h), rel.rpartition("/")[2]) for pid, rel, h in rows[:limit]]
+    return Page(tiles, tiles[-1].photo_id if len(rows) > limit else None)
+
+
+def month_buckets(session: Session, library_id: int) -> list[tuple[int, int, int]]:
+    """(year, month, photos) newest first; undated photos are left out."""
+    def compute() -> list[tuple[int, int, int]]:
+        year, month = extract("year", Photo.taken_at), extract("month", Photo.taken_at)
+        query = (select(year, month, func.count()).where(Photo.library_id == library_id, _present(),
+                                                         Photo.taken_at.is_not(None))
+                 .group_by(year, month).order_by(year.desc(), month.desc()))
+        return [(int(y), int(m), int(n)) for y, m, n in session.execute(query).all()]
+    return library_cache.get(("months", library_id), compute)
+
+
+def month_page(session: Session, library_id: int, year: int, month: int, cursor: int | None, limit: int) -> Page:
+    start = datetime(year, month, 1)
+    end = datetime(year + (month == 12), month % 12 + 1, 1)
+    query = select(Photo.id, Photo.relpath, Photo.content_hash, Photo.taken_at).where(
+        Photo.library_id == library_id, _present(), Photo.taken_at >= start, Photo.taken_at < end)
+    if cursor is not None:
+        last = session.scalar(select(Photo.taken_at).where(Photo.id == cursor))
+        if last is not None:
+            query = query.where(or_(Photo.taken_at < last, and_(Photo.taken_at == last, Photo.id < cursor)))
+    rows = session.execute(query.order_by(Photo.taken_at.desc(), Photo.id.desc()).limit(limit + 1)).all()
+    tiles = [Tile(pid, rel.rpartition("/")[2], version_of(h), taken.strftime("%d %b %H:%M") if taken else "")
+             for pid, rel, h, taken in rows[:limit]]
+    return Page(tiles, tiles[-1].photo_id if len(rows) > limit else None)
+
+
+# -- trash ----------------------------------------------------------------------------------------
+
+@dataclass(frozen=True, slots=True)
+class TrashTile:
+    entry_id: int
+    photo_id: int | None
+    name: str
+    original_relpath: str
+    version: str
+    trashed_at: datetime
+    size: int
+
+
+def trash_page(session: Session, cursor: int | None, limit: int) -> tuple[list[TrashTile], int | None]:
+    query = (select(TrashEntry.id, TrashEntry.photo_id, TrashEntry.original_relpath, Photo.content_hash,
+                    TrashEntry.trashed_at, TrashEntry.size)
+             .outerjoin(Photo, Photo.id == TrashEntry.photo_id).where(TrashEntry.state == "trashed"))
+    if cursor is not None:
+        query = query.where(TrashEntry.id < cursor)
+    rows = session.execute(query.order_by(TrashEntry.id.desc()).limit(limit + 1)).all()
+    tiles = [TrashTile(eid, pid, rel.rpartition("/")[2], rel, version_of(h), at, size)
+             for eid, pid, rel, h, at, size in rows[:limit]]
+    return tiles, (tiles[-1].entry_id if len(rows) > limit else None)
+
+
+def trash_totals(session: Session, cutoff: datetime) -> dict[str, int]:
+    """Entries and bytes in the trash, all of them and those older than ``cutoff``."""
+    def totals(*extra: Any) -> tuple[int, int]:
+        n, size = session.execute(select(func.count(), func.coalesce(func.sum(TrashEntry.size), 0))
+                                  .where(TrashEntry.state == "trashed", *extra)).one()
+        return int(n), int(size)
+    all_n, all_bytes = totals()
+    old_n, old_bytes = totals(TrashEntry.trashed_at <= cutoff)
+    return {"all": all_n, "all_bytes": all_bytes, "expired": old_n, "expired_bytes": old_bytes}

@@ -1,0 +1,146 @@
+// piccl's review UI: a little plain JavaScript on top of pages that work without it.
+"use strict";
+(() => {
+  const csrf = document.querySelector('meta[name="csrf-token"]')?.content || "";
+  const toast = document.getElementById("toast");
+  let toastTimer = null;
+
+  async function api(path, body) {
+    const response = await fetch(path, {
+      method: "POST", credentials: "same-origin",
+      headers: { "Content-Type": "application/json", "X-CSRFToken": csrf },
+      body: JSON.stringify(body),
+    });
+    if (response.status === 401) { location.reload(); throw new Error("login required"); }
+    const data = await response.json().catch(() => ({}));
+    if (!response.ok) throw new Error(data.message || data.error || response.statusText);
+    return data;
+  }
+
+  function showToast(text, onUndo) {
+    if (!toast) return;
+    toast.querySelector("span").textContent = text;
+    const button = toast.querySelector("button");
+    button.hidden = !onUndo;
+    button.onclick = async () => { toast.hidden = true; if (onUndo) await onUndo(); };
+    toast.hidden = false;
+    clearTimeout(toastTimer);
+    toastTimer = setTimeout(() => { toast.hidden = true; }, 8000);
+  }
+
+  function updateCounts(counts) {
+    if (!counts) return;
+    document.querySelectorAll(".tabs a[data-reason]").forEach((tab) => {
+      const n = counts[tab.dataset.reason];
+      if (n === undefined) return;
+      tab.querySelector(".count").textContent = n;
+      tab.classList.toggle("empty", !n);
+    });
+  }
+
+  // --- the review grid: Keep / Trash per tile, selection for many, undo -------------------------
+  const grid = document.getElementById("grid");
+  const selbar = document.getElementById("selbar");
+
+  function selected() {
+    return [...document.querySelectorAll(".tile .pick input:checked")].map((box) => Number(box.value));
+  }
+  function refreshSelection() {
+    document.querySelectorAll(".tile").forEach((tile) => {
+      const box = tile.querySelector(".pick input");
+      tile.classList.toggle("selected", !!box && box.checked);
+    });
+    if (!selbar) return;
+    const n = selected().length;
+    selbar.hidden = n === 0;
+    document.getElementById("selcount").textContent = n;
+  }
+
+  async function decide(ids, decision) {
+    const tiles = ids.map((id) => grid.querySelector(`.tile[data-id="${id}"]`)).filter(Boolean);
+    try {
+      const result = await api("/api/decisions", { photo_ids: ids, decision });
+      const done = new Set(result.done);
+      tiles.forEach((tile) => {
+        if (done.has(Number(tile.dataset.id))) { tile.classList.add("leaving"); setTimeout(() => tile.remove(), 160); }
+      });
+      updateCounts(result.counts);
+      refreshSelection();
+      const failed = Object.keys(result.failed || {}).length;
+      const verb = decision === "trash" ? "Trashed" : "Kept";
+      const text = `${verb} ${result.done.length} photo${result.done.length === 1 ? "" : "s"}` +
+        (failed ? ` (${failed} could not be ${decision === "trash" ? "trashed" : "kept"})` : "");
+      showToast(text, result.done.length ? async () => {
+        await api("/api/undo", { photo_ids: result.done });
+        location.reload();
+      } : null);
+    } catch (error) {
+      showToast(`Could not ${decision}: ${error.message}`, null);
+    }
+  }
+
+  if (grid) {
+    grid.addEventListener("click", (event) => {
+      const button = event.target.closest("button[data-act]");
+      if (!button) return;
+      const tile = button.closest(".tile");
+      decide([Number(tile.dataset.id)], button.dataset.act);
+    });
+    grid.addEventListener("change", refreshSelection);
+  }
+  if (selbar) {
+    selbar.addEventListener("click", (event) => {
+      const action = event.target.closest("button[data-bulk]")?.dataset.bulk;
+      if (!action) return;
+      if (action === "all" || action === "none") {
+        document.querySelectorAll(".tile .pick input").forEach((box) => { box.checked = action === "all"; });
+        refreshSelection();
+      } else if (selected().length) {
+        decide(selected(), action);
+      }
+    });
+  }
+  document.addEventListener("change", (event) => { if (event.target.closest(".pick")) refreshSelection(); });
+
+  // --- infinite scroll: the next page of tiles arrives as HTML ----------------------------------
+  const loader = new IntersectionObserver((entries) => {
+    entries.forEach(async (entry) => {
+      if (!entry.isIntersecting) return;
+      const more = entry.target;
+      loader.unobserve(more);
+      const response = await fetch(more.dataset.more, { credentials: "same-origin" });
+      if (!response.ok) { more.textContent = "Could not load more."; return; }
+      const template = document.createElement("template");
+      template.innerHTML = await response.text();
+      more.replaceWith(template.content);
+      watchMore();
+    });
+  }, { rootMargin: "800px" });
+  function watchMore() { document.querySelectorAll(".more[data-more]").forEach((el) => loader.observe(el)); }
+  watchMore();
+
+  // --- the photo page: keys and swipes ------------------------------------------------------------
+  function press(selector) { const el = document.querySelector(selector); if (el) el.click(); return !!el; }
+  document.addEventListener("keydown", (event) => {
+    if (event.target.closest("input, textarea, select") || event.metaKey || event.ctrlKey || event.altKey) return;
+    const key = event.key;
+    let handled = false;
+    if (key === "ArrowRight") handled = press("#next");
+    else if (key === "ArrowLeft") handled = press("#prev");
+    else if (key === "k" || key === "K") handled = press('#decide button[value="keep"]');
+    else if (key === "t" || key === "T" || key === "Delete") handled = press('#decide button[value="trash"]');
+    else if (key === "u" || key === "U" || (key === "z" && event.ctrlKey)) handled = press('.flash.undo button, #toast:not([hidden]) button');
+    if (handled) event.preventDefault();
+  });
+  const viewer = document.getElementById("viewer");
+  if (viewer) {
+    let x0 = null, y0 = null;
+    viewer.addEventListener("touchstart", (e) => { x0 = e.touches[0].clientX; y0 = e.touches[0].clientY; }, { passive: true });
+    viewer.addEventListener("touchend", (e) => {
+      if (x0 === null) return;
+      const dx = e.changedTouches[0].clientX - x0, dy = e.changedTouches[0].clientY - y0;
+      x0 = null;
+      if (Math.abs(dx) > 60 && Math.abs(dx) > 2 * Math.abs(dy)) press(dx < 0 ? "#next" : "#prev");
+    }, { passive: true });
+  }
+})();
