@@ -101,7 +101,7 @@ def queue_counts(session: Session) -> dict[str, int]:
                  .join(Photo, Photo.id == Recommendation.photo_id)
                  .outerjoin(Decision, Decision.photo_id == Photo.id)
                  .where(_present(), Decision.id.is_(None)).group_by(Recommendation.reason))
-        found = dict(session.execute(query).tuples().all())
+        found = dict(session.execute(query).all())
         return {reason: int(found.get(reason, 0)) for reason in REASONS}
     return counts_cache.get("queue", compute)
 
@@ -175,7 +175,7 @@ def folder_view(session: Session, library_id: int, folder: str) -> FolderView | 
     def counts() -> dict[str, int]:
         query = (select(Photo.folder, func.count()).where(Photo.library_id == library_id, _present())
                  .group_by(Photo.folder))
-        return dict(session.execute(query).tuples().all())
+        return dict(session.execute(query).all())
     per_folder = library_cache.get(("folders", library_id), counts)
     prefix = f"{folder}/" if folder else ""
     children: dict[str, int] = {}
