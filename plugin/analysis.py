@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import hashlib
 import os
+from contextlib import suppress
 from dataclasses import dataclass, field
 from functools import lru_cache
+from pathlib import Path
 
 from plugin.analyzers.base import AnalysisInput, Analyzer, AnalyzerResult
 from plugin.analyzers.blur import make_blur_analyzer
@@ -19,6 +21,7 @@ from plugin.analyzers.exposure import make_dark_analyzer
 from plugin.config import BlurSettings, DarkSettings, Settings
 from plugin.reading.decode import DecodedPhoto, ReadFailure, ReadOptions, read_photo
 from plugin.reading.exif import ExifFacts
+from plugin.thumbnails import save_grid_thumbnail
 
 ANALYZER_NAMES: tuple[str, ...] = ("blur", "exposure")
 
@@ -31,6 +34,8 @@ class AnalysisOptions:
     blur: BlurSettings
     dark: DarkSettings
     max_file_bytes: int = 1_000_000_000
+    # Where the grid thumbnail made from the analysis pixels goes (None: none made during the scan).
+    thumbnail_dir: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,6 +118,11 @@ def analyse_file(task: PhotoTask, options: AnalysisOptions) -> PhotoOutcome:
         outcome.facts = PhotoFacts(decoded.format, decoded.width, decoded.height, decoded.frames,
                                    decoded.decoded_from, decoded.exif)
         outcome.results = run_analyzers(decoded, task.analyzers, options)
+        if options.thumbnail_dir:
+            # A full or read-only data dir costs the thumbnail, never the photo.
+            with suppress(OSError):
+                save_grid_thumbnail(Path(options.thumbnail_dir), outcome.content_hash, decoded.rgb,
+                                    max(decoded.width, decoded.height))
     return outcome
 
 
@@ -145,4 +155,5 @@ def options_from_settings(settings: Settings) -> AnalysisOptions:
         blur=settings.blur,
         dark=settings.dark,
         max_file_bytes=settings.max_file_bytes,
+        thumbnail_dir=str(settings.data_dir / "thumbnails"),
     )

@@ -13,6 +13,8 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
+import cv2
+import numpy as np
 from PIL import Image
 
 from plugin.reading.decode import ReadFailure, ReadOptions, read_photo
@@ -21,6 +23,45 @@ from plugin.reading.decode import ReadFailure, ReadOptions, read_photo
 SIZES: dict[str, int] = {"sm": 360, "lg": 1600}
 _VERSION = 1  # bump when the rendering changes, so caches refill
 _QUALITY = 82
+
+
+def thumbnail_path(cache_dir: Path, content_hash: str, size: str) -> Path:
+    return cache_dir / f"v{_VERSION}" / size / content_hash[:2] / f"{content_hash}.jpg"
+
+
+def save_thumbnail(rgb: np.ndarray, target: Path, long_side: int) -> None:
+    """Encode ``rgb`` (upright, uint8) at most ``long_side`` px long as ``target``, written whole then renamed."""
+    height, width = rgb.shape[:2]
+    scale = long_side / max(height, width)
+    if scale < 1:
+        # OpenCV's area resampling: 5 ms for 1024 -> 360 px where Pillow's Lanczos takes 17 (2-core CI machine).
+        rgb = cv2.resize(rgb, (max(1, round(width * scale)), max(1, round(height * scale))),
+                         interpolation=cv2.INTER_AREA)
+    buffer = io.BytesIO()
+    Image.fromarray(rgb).save(buffer, "JPEG", quality=_QUALITY)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    # A reader (another request, another process) never sees half a thumbnail.
+    fd, tmp = tempfile.mkstemp(dir=target.parent, suffix=".part")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(buffer.getvalue())
+        os.replace(tmp, target)
+    except OSError:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def save_grid_thumbnail(cache_dir: Path, content_hash: str, rgb: np.ndarray, original_long_side: int) -> None:
+    """During a scan: the grid thumbnail from the pixels already decoded for analysis (no second decode).
+
+    Skipped when those pixels are smaller than the thumbnail of a larger photo; the UI then makes it on demand.
+    """
+    long_side = SIZES["sm"]
+    if max(rgb.shape[:2]) < min(long_side, original_long_side):
+        return
+    target = thumbnail_path(cache_dir, content_hash, "sm")
+    if not target.is_file():
+        save_thumbnail(rgb, target, long_side)
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,7 +80,7 @@ class ThumbnailCache:
         return f"{content_hash[:20]}-{size}-{_VERSION}"
 
     def cached_path(self, content_hash: str, size: str) -> Path:
-        return self.cache_dir / f"v{_VERSION}" / size / content_hash[:2] / f"{content_hash}.jpg"
+        return thumbnail_path(self.cache_dir, content_hash, size)
 
     def get(self, source: Path, content_hash: str, size: str) -> Thumbnail | ReadFailure:
         """The thumbnail of ``source`` (whose content hash is ``content_hash``), made if not cached yet."""
@@ -72,16 +113,5 @@ class ThumbnailCache:
                                                heic_thumbnail_min_side=long_side))
         if isinstance(decoded, ReadFailure):
             return decoded
-        buffer = io.BytesIO()
-        Image.fromarray(decoded.rgb).save(buffer, "JPEG", quality=_QUALITY, optimize=True, progressive=True)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        # Written whole, then renamed: a reader never sees half a thumbnail.
-        fd, tmp = tempfile.mkstemp(dir=target.parent, suffix=".part")
-        try:
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(buffer.getvalue())
-            os.replace(tmp, target)
-        except OSError:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        save_thumbnail(decoded.rgb, target, long_side)
         return None

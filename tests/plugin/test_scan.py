@@ -14,12 +14,14 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from PIL import Image
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from plugin.config import Settings
 from plugin.scan import Scanner
 from plugin.store.models import Analysis, Decision, Photo
+from plugin.thumbnails import thumbnail_path
 from tests.conftest import PhotoFactory
 
 SettingsFor = Callable[..., Settings]
@@ -409,3 +411,19 @@ def _count(database: Path) -> int:
             return conn.execute("SELECT count(*) FROM photos").fetchone()[0]
     except sqlite3.Error:
         return 0
+
+
+def test_scan_makes_grid_thumbnails_from_the_pixels_it_decoded(tmp_path: Path, make_photo: PhotoFactory,
+                                                               settings_for, sessions) -> None:
+    # GIVEN a library with a photo
+    lib = tmp_path / "lib"
+    make_photo(lib / "a.jpg", 1600, 1200)
+    settings = settings_for(lib)
+    # WHEN it is scanned
+    Scanner(settings, sessions).scan(lib)
+    # THEN its grid thumbnail is already in the cache, so the review grid never decodes it again
+    with sessions() as session:
+        content_hash = session.scalar(select(Photo.content_hash))
+    thumb = thumbnail_path(settings.data_dir / "thumbnails", content_hash, "sm")
+    with Image.open(thumb) as image:
+        assert image.format == "JPEG" and max(image.size) == 360
