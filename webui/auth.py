@@ -64,7 +64,10 @@ def require_login() -> ResponseReturnValue | None:
     if account is not None and session.get("uid") == account.id and \
             session.get("pwv") == password_version(account.password_hash):
         return None
-    session.clear()
+    if "uid" in session:
+        # A login that no longer holds (a new password, another account): forget it. A session without a
+        # login is left alone: it holds the CSRF token of a login form open in another request.
+        session.clear()
     if request.path.startswith("/api/"):
         return jsonify(error="login required"), 401
     if account is None:

@@ -76,13 +76,13 @@ def caption(reason: str, severity: float, evidence: dict[str, Any]) -> str:
     """A tile's one-line evidence."""
     if reason == "blurry":
         if "edge_width_px" in evidence:
-            kind = evidence.get("kind")
-            kind_text = {"motion": "shake", "defocus": "out of focus"}.get(kind or "", "blurry")
-            return f"{kind_text} · edges {evidence['edge_width_px']:.1f}px"
+            # The number first: a phone's narrow tile cuts the end of the line.
+            kind = {"motion": "shake", "defocus": "focus"}.get(evidence.get("kind") or "", "blur")
+            return f"{evidence['edge_width_px']:.1f}px edges · {kind}"
         if "laplacian_variance" in evidence:
-            return f"blurry · LoG var {evidence['laplacian_variance']:.0f}"
+            return f"{evidence['laplacian_variance']:.0f} LoG var · blur"
     if reason == "dark" and evidence.get("score") is not None:
-        return f"dark · {float(evidence['score']):.2f}"
+        return f"{float(evidence['score']):.2f} dark"
     return f"{reason} · {severity:.2f}"
 
 

@@ -23,7 +23,7 @@ def test_tabs_show_counts_and_the_worst_first(logged_in: UI) -> None:
     assert re.search(r'Blurry <span class="count">2</span>', page.text)
     items = logged_in.client.get("/api/review/blurry").json["items"]
     assert sorted(i["name"] for i in items) == ["blurry.jpg", "shaky.jpg"]
-    widths = [float(re.findall(r"edges ([\d.]+)px", i["caption"])[0]) for i in items]
+    widths = [float(re.findall(r"([\d.]+)px edges", i["caption"])[0]) for i in items]
     assert widths == sorted(widths, reverse=True)  # the widest edges (the blurriest) first
 
 

@@ -53,6 +53,7 @@
     if (!selbar) return;
     const n = selected().length;
     selbar.hidden = n === 0;
+    document.body.classList.toggle("has-selbar", n > 0);
     document.getElementById("selcount").textContent = n;
   }
 
@@ -68,7 +69,9 @@
       refreshSelection();
       const failed = Object.keys(result.failed || {}).length;
       const verb = decision === "trash" ? "Trashed" : "Kept";
-      const text = `${verb} ${result.done.length} photo${result.done.length === 1 ? "" : "s"}` +
+      const one = tiles.length === 1 ? tiles[0].querySelector("img")?.alt : null;
+      const what = one && result.done.length === 1 ? one : `${result.done.length} photo${result.done.length === 1 ? "" : "s"}`;
+      const text = `${verb} ${what}` +
         (failed ? ` (${failed} could not be ${decision === "trash" ? "trashed" : "kept"})` : "");
       showToast(text, result.done.length ? async () => {
         await api("/api/undo", { photo_ids: result.done });
@@ -122,14 +125,16 @@
   // --- the photo page: keys and swipes ------------------------------------------------------------
   function press(selector) { const el = document.querySelector(selector); if (el) el.click(); return !!el; }
   document.addEventListener("keydown", (event) => {
-    if (event.target.closest("input, textarea, select") || event.metaKey || event.ctrlKey || event.altKey) return;
+    const undoKey = event.key === "z" && (event.ctrlKey || event.metaKey);
+    if (event.target.closest("input, textarea, select") || event.altKey) return;
+    if ((event.metaKey || event.ctrlKey) && !undoKey) return;
     const key = event.key;
     let handled = false;
     if (key === "ArrowRight") handled = press("#next");
     else if (key === "ArrowLeft") handled = press("#prev");
     else if (key === "k" || key === "K") handled = press('#decide button[value="keep"]');
     else if (key === "t" || key === "T" || key === "Delete") handled = press('#decide button[value="trash"]');
-    else if (key === "u" || key === "U" || (key === "z" && event.ctrlKey)) handled = press('.flash.undo button, #toast:not([hidden]) button');
+    else if (key === "u" || key === "U" || undoKey) handled = press('.flash.undo button, #toast:not([hidden]) button');
     if (handled) event.preventDefault();
   });
   const viewer = document.getElementById("viewer");

@@ -1,0 +1,246 @@
+"""The review UI in a real browser on a phone: log in, trash from the grid and from a photo page, undo both.
+
+Runs Debian's Chromium through Playwright against the app served by waitress, on a library scanned from
+real blurred photos ($PICCL_TESTDATA/blur_deblurgen). Screenshots land in $PICCL_SCREENSHOTS (or the
+test's tmp folder) for a person to look at.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy.orm import Session, sessionmaker
+
+from plugin.config import Settings
+from plugin.scan import Scanner
+from plugin.store.models import Photo
+from webui import create_app
+from webui.extensions import limiter
+
+CHROMIUM = Path("/usr/bin/chromium")
+PASSWORD = "correct horse battery"
+PHONE: dict[str, Any] = {"viewport": {"width": 390, "height": 844}, "device_scale_factor": 2,
+                         "is_mobile": True, "has_touch": True}
+NO_CHROMIUM = f"{CHROMIUM} is missing: this test drives Debian's chromium (apt-get install chromium)"
+pytestmark = pytest.mark.skipif(not CHROMIUM.is_file(), reason=NO_CHROMIUM)
+# Reported by Chromium as console errors too; listened for explicitly so none can slip by.
+CSP_LISTENER = """
+document.addEventListener("securitypolicyviolation", (e) => {
+  console.error(`CSP violation: ${e.violatedDirective} blocked ${e.blockedURI || "inline"} in ${e.sourceFile}`);
+});
+"""
+
+
+@dataclass
+class Served:
+    url: str
+    library: Path
+    sessions: sessionmaker[Session]
+    trash_dir_name: str
+
+    def relpath(self, photo_id: int) -> str:
+        with self.sessions() as session:
+            photo = session.get(Photo, photo_id)
+            assert photo is not None, photo_id
+            return photo.relpath
+
+
+@dataclass
+class Problems:
+    """Console errors, uncaught exceptions and CSP violations seen by the page."""
+
+    errors: list[str] = field(default_factory=list)
+
+    def on_console(self, message: Any) -> None:
+        if message.type == "error":
+            self.errors.append(f"console: {message.text} ({message.location.get('url')})")
+
+    def on_page_error(self, error: Any) -> None:
+        self.errors.append(f"pageerror: {error}")
+
+
+@pytest.fixture
+def screenshots(tmp_path: Path) -> Path:
+    folder = Path(os.environ.get("PICCL_SCREENSHOTS") or tmp_path / "screenshots")
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+@pytest.fixture
+def served(testdata: Path, tmp_path: Path, settings_for: Callable[..., Settings],
+           sessions: sessionmaker[Session]) -> Iterator[Served]:
+    """A scanned library and the review UI on waitress, on a free port of 127.0.0.1."""
+    from waitress import create_server
+
+    source = testdata / "blur_deblurgen"
+    if not (source / "level1").is_dir() or not (source / "level2").is_dir():
+        pytest.skip(f"{source} lacks level1/ and level2/")
+    library = tmp_path / "lib"
+    for level in ("level1", "level2"):
+        shutil.copytree(source / level, library / level)
+    settings = settings_for(library, password=PASSWORD, workers={"kind": "thread"})
+    Scanner(settings, sessions).scan(library)
+
+    app = create_app(settings, sessions)
+    limiter.reset()  # login attempts are counted per process: other tests' logins from 127.0.0.1 must not count
+    server = create_server(app, host="127.0.0.1", port=0, threads=4, ident="piccl", clear_untrusted_proxy_headers=True)
+    thread = threading.Thread(target=server.run, name="piccl-web-test", daemon=True)
+    thread.start()
+    try:
+        yield Served(f"http://127.0.0.1:{server.effective_port}", library.resolve(), sessions,
+                     settings.trash_dir_name)
+    finally:
+        server.close()
+        for channel in list(server._map.values()):  # keep-alive connections still open
+            channel.close()
+        server.task_dispatcher.shutdown()
+        thread.join(timeout=5)
+
+
+@pytest.fixture
+def phone() -> Iterator[tuple[Any, Problems]]:
+    """A page in headless Chromium at a phone's viewport, and what went wrong on it."""
+    sync_api = pytest.importorskip("playwright.sync_api")
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True,
+                                             args=["--no-sandbox", "--disable-dev-shm-usage"])
+        context = browser.new_context(**PHONE)
+        context.set_default_timeout(10_000)
+        context.add_init_script(CSP_LISTENER)
+        page = context.new_page()
+        problems = Problems()
+        page.on("console", problems.on_console)
+        page.on("pageerror", problems.on_page_error)
+        try:
+            yield page, problems
+        finally:
+            context.close()
+            browser.close()
+
+
+def blurry_count(page: Any) -> Any:
+    return page.locator('.tabs a[data-reason="blurry"] .count')
+
+
+def snap(page: Any, folder: Path, name: str) -> None:
+    """A full-page screenshot for a person to look at; and nothing wider than the phone's screen."""
+    page.screenshot(path=folder / f"{name}.png", full_page=True)
+    width = page.evaluate("document.documentElement.scrollWidth")
+    assert width <= PHONE["viewport"]["width"], f"{name}: the page is {width} px wide, wider than the phone"
+
+
+def test_phone_user_trashes_and_undoes_from_the_grid_and_a_photo_page(
+        served: Served, phone: tuple[Any, Problems], screenshots: Path) -> None:
+    from playwright.sync_api import expect
+
+    page, problems = phone
+    trash_root = served.library / served.trash_dir_name
+
+    # GIVEN a scanned library with blurry photos, served behind the household password
+    # WHEN the user opens piccl on a phone
+    page.goto(served.url + "/")
+    # THEN the login form asks for the password
+    expect(page).to_have_url(re.compile(r"/login"))
+    login = page.locator("form.login")
+    expect(login.get_by_label("Password")).to_be_visible()
+    page.wait_for_load_state("networkidle")  # a person types after the page (and its favicon fetch) has settled
+    snap(page, screenshots, "01-login")
+
+    # WHEN the user logs in through the form
+    login.get_by_label("Name").fill("piccl")
+    login.get_by_label("Password").fill(PASSWORD)
+    login.get_by_role("button", name="Log in").tap()
+    # THEN the first try lets them in (the browser's own /favicon.ico request must not spoil the form's CSRF token)
+    expect(page.locator("main"), "the login form was refused").not_to_contain_text("The form has expired")
+    expect(page, "logging in through the form failed").not_to_have_url(re.compile(r"/login"))
+    # WHEN the user opens the Blurry tab
+    blurry_tab = page.locator('.tabs a[data-reason="blurry"]')
+    blurry_tab.tap()
+    # THEN the Blurry queue's grid shows tiles, worst first, with the count in the tab
+    expect(page).to_have_url(re.compile(r"/review/blurry$"))
+    expect(blurry_tab).to_have_class(re.compile(r"\bon\b"))
+    tiles = page.locator("#grid .tile")
+    expect(tiles.first).to_be_visible()
+    count = int(blurry_count(page).inner_text())
+    assert count >= 2, f"the scan found only {count} blurry photos in blur_deblurgen"
+    expect(tiles.first.locator("img")).to_have_js_property("complete", True)
+    snap(page, screenshots, "02-review-grid")
+
+    # WHEN the user taps a tile's Trash button
+    tile = tiles.first
+    photo_id = int(tile.get_attribute("data-id") or "0")
+    relpath = served.relpath(photo_id)
+    original = served.library / relpath
+    in_trash = trash_root / relpath
+    content = original.read_bytes()
+    tile.locator('button[data-act="trash"]').tap()
+    # THEN the tile leaves the grid, the count drops by one, and a toast offers Undo
+    expect(page.locator(f'#grid .tile[data-id="{photo_id}"]')).to_have_count(0)
+    expect(blurry_count(page)).to_have_text(str(count - 1))
+    toast = page.locator("#toast")
+    expect(toast).to_be_visible()
+    expect(toast).to_contain_text(f"Trashed {original.name}")
+    snap(page, screenshots, "03-trashed-toast")
+    # AND the file moved into the library's trash folder, under the same relative path
+    assert in_trash.read_bytes() == content
+    assert not original.exists()
+
+    # WHEN the user taps Undo in the toast
+    toast.get_by_role("button", name="Undo").tap()
+    # THEN the photo is back in the queue, and its file back in place, byte for byte
+    expect(page.locator(f'#grid .tile[data-id="{photo_id}"]')).to_have_count(1)
+    expect(blurry_count(page)).to_have_text(str(count))
+    assert original.read_bytes() == content
+    assert not in_trash.exists()
+
+    # WHEN the user taps a tile to open its photo page
+    tile = tiles.first
+    photo_id = int(tile.get_attribute("data-id") or "0")
+    relpath = served.relpath(photo_id)
+    original, in_trash = served.library / relpath, trash_root / relpath
+    content = original.read_bytes()
+    tile.locator("a").tap()
+    # THEN the evidence panel shows the edge width against the threshold
+    expect(page).to_have_url(re.compile(rf"/photos/{photo_id}\?reason=blurry$"))
+    evidence = page.locator("section.evidence")
+    expect(evidence.locator("dt", has_text="Edge width")).to_be_visible()
+    expect(evidence.locator("dd").first).to_have_text(
+        re.compile(r"^\d+\.\d\d px against a threshold of \d+\.\d\d px \(wider is blurrier\)$"))
+    expect(evidence.locator(".badge.bad", has_text="blurry")).to_be_visible()
+    expect(page.locator("#viewer img")).to_have_js_property("complete", True)
+    snap(page, screenshots, "04-photo-page")
+
+    # WHEN the user presses Trash on the photo page (a plain form)
+    page.locator('#decide button[value="trash"]').tap()
+    # THEN the next photo opens with a flash offering Undo, and the file is in the trash
+    expect(page).not_to_have_url(re.compile(rf"/photos/{photo_id}\?"))
+    expect(page).to_have_url(re.compile(r"/photos/\d+\?reason=blurry$"))
+    flash = page.locator("form.flash.undo")
+    expect(flash).to_contain_text(f"Trashed {Path(relpath).name}.")
+    expect(flash.get_by_role("button", name="Undo")).to_be_visible()
+    snap(page, screenshots, "05-photo-trashed-flash")
+    assert in_trash.read_bytes() == content
+    assert not original.exists()
+
+    # WHEN the user taps Undo in the flash
+    flash.get_by_role("button", name="Undo").tap()
+    # THEN the photo's page is back with Keep and Trash, and its file back in place, byte for byte
+    expect(page).to_have_url(re.compile(rf"/photos/{photo_id}\?reason=blurry$"))
+    expect(page.locator('#decide button[value="trash"]')).to_be_visible()
+    assert original.read_bytes() == content
+    assert not in_trash.exists()
+    # AND the queue counts it again
+    page.goto(served.url + "/review/blurry")
+    expect(blurry_count(page)).to_have_text(str(count))
+    expect(page.locator(f'#grid .tile[data-id="{photo_id}"]')).to_have_count(1)
+
+    # THEN no page logged an error, threw, or broke its Content Security Policy
+    assert problems.errors == []
