@@ -196,7 +196,7 @@ def _web_server(settings: Settings) -> Any:
     from webui import create_app
 
     app = create_app(settings)
-    server = create_server(app, host=settings.ui.host, port=settings.ui.port, threads=settings.ui.threads,
+    server = create_server(app, host=settings.ui.host, port=settings.ui.port, threads=settings.ui_threads,
                            ident="piccl", clear_untrusted_proxy_headers=True)
     log = logging.getLogger("piccl")
     log.info("review UI on http://%s:%d/", settings.ui.host, settings.ui.port)

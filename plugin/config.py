@@ -88,7 +88,9 @@ class WorkerSettings(_Strict):
 class UISettings(_Strict):
     host: str = Field("127.0.0.1", description="Address the review UI listens on ('0.0.0.0' in the container).")
     port: int = Field(8080, ge=1, le=65535, description="Port of the review UI.")
-    threads: int = Field(8, ge=1, le=64, description="Request threads of the WSGI server (waitress).")
+    threads: int = Field(
+        0, ge=0, le=64, description="Request threads of the WSGI server (waitress); 0 means one per CPU core. More "
+        "threads than cores only make requests wait for each other (measured in tests/bench/bench_ui.py).")
     username: str = Field("piccl", min_length=1, max_length=64, description="Name of the household account.")
     login_required: bool = Field(
         True, description="Ask for the household password. Turn off only on a LAN where everyone may see and "
@@ -186,6 +188,10 @@ class Settings(BaseSettings):
             except OSError as exc:
                 raise ConfigError(f"password_file {self.password_file}: {exc.strerror}") from None
         return None
+
+    @property
+    def ui_threads(self) -> int:
+        return self.ui.threads or max(2, os.cpu_count() or 2)
 
     @property
     def worker_count(self) -> int:

@@ -16,6 +16,7 @@ from typing import IO
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, send_file, url_for
 from flask.typing import ResponseReturnValue
+from PIL import Image
 
 from plugin.reading.decode import ReadFailure
 from plugin.reading.exif import ExifFacts, read_exif
@@ -31,7 +32,6 @@ bp = Blueprint("photos", __name__, url_prefix="/photos")
 # A grey square for photos that cannot be shown (broken files, files gone since the scan).
 PLACEHOLDER_SVG = (b'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 10 10">'
                    b'<rect width="10" height="10" fill="#3a3f47"/></svg>')
-MAX_EXIF_READ = 64 * 1024 * 1024
 
 
 def photo_file(photo: Photo) -> Path | None:
@@ -70,10 +70,10 @@ def _exif(photo: Photo) -> ExifFacts | None:
     handle = open_photo_file(photo)
     if handle is None:
         return None
-    with handle:
-        data = handle.read(MAX_EXIF_READ)
+    # Pillow reads only the header here (and pillow_heif, registered by the decoder, HEIC's metadata).
     try:
-        return read_exif(data)
+        with handle, Image.open(handle) as image:
+            return read_exif(image)
     except Exception:  # EXIF is garnish on this page: a broken block must not break it
         return None
 

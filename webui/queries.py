@@ -37,23 +37,39 @@ class Page:
 
 
 class TTLCache:
-    """A few seconds of memory for aggregate counts, which cost a range scan each."""
+    """A few seconds of memory for aggregate counts, which cost a range scan each.
+
+    When a value expires, one thread recomputes it while the others keep serving the old one: with
+    many clients, letting every request thread recompute at once cost up to a second each.
+    """
 
     def __init__(self, seconds: float) -> None:
         self.seconds = seconds
         self._items: dict[Any, tuple[float, Any]] = {}
         self._lock = threading.Lock()
+        self._computing: dict[Any, threading.Lock] = {}
 
     def get(self, key: Any, compute: Callable[[], T]) -> T:
-        now = time.monotonic()
         with self._lock:
             hit = self._items.get(key)
-        if hit is not None and now - hit[0] < self.seconds:
+            gate = self._computing.setdefault(key, threading.Lock())
+        if hit is not None and time.monotonic() - hit[0] < self.seconds:
             return hit[1]
-        value = compute()
-        with self._lock:
-            self._items[key] = (now, value)
-        return value
+        if hit is not None and not gate.acquire(blocking=False):
+            return hit[1]  # someone is recomputing it: the old value is a few seconds old
+        if hit is None:
+            gate.acquire()
+        try:
+            with self._lock:
+                fresh = self._items.get(key)
+            if fresh is not None and time.monotonic() - fresh[0] < self.seconds:
+                return fresh[1]
+            value = compute()
+            with self._lock:
+                self._items[key] = (time.monotonic(), value)
+            return value
+        finally:
+            gate.release()
 
     def clear(self) -> None:
         with self._lock:
