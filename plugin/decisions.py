@@ -13,7 +13,7 @@ from typing import Literal
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from plugin.store.models import Decision, Photo, utcnow
+from plugin.store.models import Decision, Photo
 from plugin.trash import TrashBin
 
 Choice = Literal["keep", "trash"]
@@ -52,10 +52,7 @@ class Reviewer:
                 elif photo.trashed_at is not None:
                     result.failed[pid] = "in_trash"  # restore it from the trash instead
                 else:
-                    if photo.decision is None:
-                        photo.decision = Decision(decision="keep")
-                    else:
-                        photo.decision.decision, photo.decision.decided_at = "keep", utcnow()
+                    photo.set_decision("keep")
                     result.done.append(pid)
             session.commit()
         return result

@@ -23,7 +23,7 @@ from pathlib import Path, PurePosixPath
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from plugin.store.models import Decision, Photo, TrashEntry, utcnow
+from plugin.store.models import Photo, TrashEntry, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -209,10 +209,7 @@ class TrashBin:
     def _settle_trashed(session: Session, entry: TrashEntry, photo: Photo) -> None:
         entry.state = "trashed"
         photo.relpath, photo.trashed_at = entry.trash_relpath, utcnow()
-        if photo.decision is None:
-            photo.decision = Decision(decision="trash")
-        else:
-            photo.decision.decision, photo.decision.decided_at = "trash", utcnow()
+        photo.set_decision("trash")
 
     def _taken(self, session: Session, library_id: int, root: Path) -> Callable[[str], bool]:
         """Whether a relpath is in use: a file there, a photo row holding it, or a trash entry expecting it."""
@@ -293,12 +290,7 @@ class TrashBin:
         if photo is None:
             return
         photo.relpath, photo.trashed_at = entry.restored_relpath or entry.original_relpath, None
-        if decision is None:
-            photo.decision = None
-        elif photo.decision is None:
-            photo.decision = Decision(decision=decision)
-        else:
-            photo.decision.decision, photo.decision.decided_at = decision, utcnow()
+        photo.set_decision(decision)
 
     # -- empty ----------------------------------------------------------------------------------
 

@@ -8,7 +8,6 @@ from urllib.parse import urlsplit
 from flask import (
     Blueprint,
     Flask,
-    current_app,
     flash,
     jsonify,
     redirect,
@@ -86,7 +85,7 @@ def _safe_next(target: str | None) -> str:
 
 
 def _login_limit() -> str:
-    n = current_app.extensions["piccl"].settings.ui.login_attempts_per_minute
+    n = services().settings.ui.login_attempts_per_minute
     return f"{n} per minute;{n * 10} per hour"
 
 

@@ -104,6 +104,15 @@ class Photo(Base):
         back_populates="photo", cascade="all, delete-orphan", passive_deletes=True
     )
 
+    def set_decision(self, choice: str | None) -> None:
+        """Record the user's decision ('keep' / 'trash'), or take it back with None."""
+        if choice is None:
+            self.decision = None
+        elif self.decision is None:
+            self.decision = Decision(decision=choice)
+        else:
+            self.decision.decision, self.decision.decided_at = choice, utcnow()
+
 
 class Analysis(Base):
     """One analyzer's latest result for one photo."""
