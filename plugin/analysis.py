@@ -14,16 +14,22 @@ from contextlib import suppress
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
-from plugin.analyzers.base import AnalysisInput, Analyzer, AnalyzerResult
+from plugin.analyzers.base import AnalysisInput, AnalyzerResult
 from plugin.analyzers.blur import make_blur_analyzer
 from plugin.analyzers.exposure import make_dark_analyzer
-from plugin.config import BlurSettings, DarkSettings, Settings
+from plugin.analyzers.objects import ModelRef, ObjectsAnalyzer, SceneAnalyzer
+from plugin.config import BlurSettings, DarkSettings, SceneSettings, Settings, TagSettings
+from plugin.inference.models import resolve_model, runtime_options
+from plugin.inference.runtime import RuntimeOptions
+from plugin.inference.yolox import Detection
 from plugin.reading.decode import DecodedPhoto, ReadFailure, ReadOptions, read_photo
 from plugin.reading.exif import ExifFacts
 from plugin.thumbnails import save_grid_thumbnail
 
-ANALYZER_NAMES: tuple[str, ...] = ("blur", "exposure")
+ANALYZER_NAMES: tuple[str, ...] = ("blur", "exposure", "objects", "scene")
+MODEL_ANALYZERS: tuple[str, ...] = ("objects", "scene")
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,6 +42,13 @@ class AnalysisOptions:
     max_file_bytes: int = 1_000_000_000
     # Where the grid thumbnail made from the analysis pixels goes (None: none made during the scan).
     thumbnail_dir: str | None = None
+    tags: TagSettings = field(default_factory=TagSettings)
+    scene: SceneSettings = field(default_factory=SceneSettings)
+    runtime: RuntimeOptions = field(default_factory=RuntimeOptions)
+    # Models resolved by the main process (workers never download); None path: not installed.
+    detector: ModelRef = field(default_factory=lambda: ModelRef("yolox_nano", None, problem="not resolved"))
+    classifier: ModelRef = field(default_factory=lambda: ModelRef("efficientnet_lite0", None,
+                                                                  problem="not resolved"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,9 +84,14 @@ class PhotoOutcome:
 
 
 @lru_cache(maxsize=4)
-def _analyzers(blur: BlurSettings, dark: DarkSettings) -> dict[str, Analyzer]:
-    # Built once per worker process; the settings objects are frozen and hashable.
-    return {"blur": make_blur_analyzer(blur), "exposure": make_dark_analyzer(dark)}
+def _analyzers(options: AnalysisOptions) -> dict[str, Any]:
+    # Built once per worker process (models load on first use); the options are frozen and hashable.
+    return {
+        "blur": make_blur_analyzer(options.blur),
+        "exposure": make_dark_analyzer(options.dark),
+        "objects": ObjectsAnalyzer(options.detector, options.runtime, options.tags),
+        "scene": SceneAnalyzer(options.classifier, options.runtime, options.scene),
+    }
 
 
 def analyser_versions(options: AnalysisOptions) -> dict[str, str]:
@@ -82,10 +100,16 @@ def analyser_versions(options: AnalysisOptions) -> dict[str, str]:
     The settings include how the photo was read: a verdict measured at another analysis size, or on a
     HEIC thumbnail instead of the full image, is not comparable.
     """
-    analyzers = _analyzers(options.blur, options.dark)
-    settings = {"blur": options.blur, "exposure": options.dark}
+    analyzers = _analyzers(options)
+    settings = {
+        "blur": options.blur.model_dump_json(),
+        "exposure": options.dark.model_dump_json(),
+        # The model file is part of the key: a model installed (or replaced) later re-runs the analyzer.
+        "objects": f"{options.tags.model_dump_json()};model={options.detector.key}",
+        "scene": f"{options.scene.model_dump_json()};model={options.classifier.key};det={options.detector.key}",
+    }
     reading = f"size={options.read.analysis_size};heic_thumb={options.read.heic_thumbnail_min_side}"
-    return {name: f"{analyzers[name].version}|{settings[name].model_dump_json()};{reading}" for name in ANALYZER_NAMES}
+    return {name: f"{analyzers[name].version}|{settings[name]};{reading}" for name in ANALYZER_NAMES}
 
 
 def analyse_file(task: PhotoTask, options: AnalysisOptions) -> PhotoOutcome:
@@ -127,16 +151,29 @@ def analyse_file(task: PhotoTask, options: AnalysisOptions) -> PhotoOutcome:
 
 
 def run_analyzers(decoded: DecodedPhoto, names: tuple[str, ...], options: AnalysisOptions) -> list[AnalyzerResult]:
-    analyzers = _analyzers(options.blur, options.dark)
+    analyzers = _analyzers(options)
     photo = AnalysisInput(decoded.grey, decoded.rgb, (decoded.width, decoded.height), decoded.exif.exposure)
     results = []
+    # The scene uses the objects found; detect once for both (also when only the scene is out of date).
+    detections: list[Detection] | None = None
+    detect_error: Exception | None = None
+    if any(name in MODEL_ANALYZERS for name in names) and analyzers["objects"].detector is not None:
+        try:
+            detections = analyzers["objects"].detect(photo)
+        except Exception as exc:
+            detect_error = exc
     for name in names:
         analyzer = analyzers[name]
-        subject = photo
-        if name == "blur" and decoded.grey_full is not None:
-            # The seed paper's rule is defined on the full-resolution grey photo.
-            subject = AnalysisInput(decoded.grey_full, decoded.rgb, photo.original_size, photo.exposure)
         try:
+            if name == "objects" and detect_error is not None:
+                raise detect_error
+            if name in MODEL_ANALYZERS:
+                results.append(analyzer.analyze(photo, detections))
+                continue
+            subject = photo
+            if name == "blur" and decoded.grey_full is not None:
+                # The seed paper's rule is defined on the full-resolution grey photo.
+                subject = AnalysisInput(decoded.grey_full, decoded.rgb, photo.original_size, photo.exposure)
             results.append(analyzer.analyze(subject))
         except Exception as exc:  # an analyzer bug must cost one verdict, not the photo or the scan
             results.append(AnalyzerResult(name, analyzer.version, None, False,
@@ -156,4 +193,9 @@ def options_from_settings(settings: Settings) -> AnalysisOptions:
         dark=settings.dark,
         max_file_bytes=settings.max_file_bytes,
         thumbnail_dir=str(settings.data_dir / "thumbnails"),
+        tags=settings.tags,
+        scene=settings.scene,
+        runtime=runtime_options(settings),
+        detector=resolve_model("yolox_nano", settings),
+        classifier=resolve_model("efficientnet_lite0", settings),
     )

@@ -85,6 +85,51 @@ class WorkerSettings(_Strict):
     commit_every: int = Field(50, ge=1, le=5000, description="Photos written to the database per transaction.")
 
 
+class InferenceSettings(_Strict):
+    device: str = Field(
+        "auto", pattern=r"^(auto|cpu|cuda(:\d+)?)$",
+        description="Where models run: 'auto' (the first NVIDIA GPU when onnxruntime-gpu sees one, else the CPU), "
+        "'cpu', or 'cuda:N' (GPU number N; falls back to the CPU with a warning when there is no such GPU).")
+    tensorrt: bool = Field(False, description="Try TensorRT before CUDA (NVIDIA only). Its engines are built on "
+                           "first use, which takes minutes, and cached in <data_dir>/models/tensorrt.")
+    threads: int = Field(0, ge=0, le=64, description="CPU threads per model session; 0 means the cores divided by "
+                         "the scan workers (at least 1), so workers and models never oversubscribe the CPU.")
+    idle_unload_s: float = Field(300.0, ge=0, description="Unload a model after this many seconds unused (0: "
+                                 "keep it loaded). Scan workers release theirs when the scan ends anyway.")
+    download: bool = Field(True, description="Download a missing model from its source (checked by sha256) into "
+                           "<data_dir>/models. Off: a missing model leaves its analyzer 'not installed'.")
+
+
+class TagSettings(_Strict):
+    mapping: Literal["piccl2021"] = Field(
+        "piccl2021", description="COCO class -> tag table: 'piccl2021' is the PICCL paper's Table 1 "
+        "(person, animal, vehicle, furniture, book, bag, sports, food, device).")
+    min_score: float = Field(0.25, gt=0, lt=1, description="Detector score (objectness x class) at or above which "
+                             "an object is kept and tags the photo.")
+    nms_iou: float = Field(0.45, gt=0, lt=1, description="Overlap (IoU) above which two boxes of one class are "
+                           "the same object (per-class non-maximum suppression).")
+    max_objects: int = Field(100, ge=1, le=1000, description="Objects kept per photo, highest scores first.")
+
+
+class SceneSettings(_Strict):
+    method: Literal["imagenet_objects"] = Field(
+        "imagenet_objects", description="Scene rule: EfficientNet-Lite0's ImageNet classes grouped into animal, "
+        "vehicle, building and landscape, together with the detector's people, animals and vehicles.")
+    subject_area: float = Field(0.10, gt=0, le=1, description="A person, animal or vehicle box covering at least "
+                                "this fraction of the photo makes it a people / animal / vehicle photo.")
+    small_subject_area: float = Field(
+        0.02, gt=0, le=1, description="A smaller subject (down to this fraction) still decides the scene, unless "
+        "the classifier sees a place (building or landscape) with at least 'place_mass'.")
+    place_mass: float = Field(0.4, gt=0, le=1, description="ImageNet probability of building + landscape classes "
+                              "above which small subjects are taken as part of the place.")
+    classifier_subject_mass: float = Field(
+        0.85, gt=0, le=1, description="ImageNet probability of animal (or vehicle) classes that makes an animal "
+        "(vehicle) photo without the detector (it knows ten animals; ImageNet knows 398).")
+    other_mass: float = Field(0.7, gt=0, le=1, description="ImageNet probability of classes that are neither "
+                              "places, animals nor vehicles (things indoors) above which the scene is 'other'.")
+    detection_score: float = Field(0.3, gt=0, lt=1, description="Detector score a subject needs to count.")
+
+
 class UISettings(_Strict):
     host: str = Field("127.0.0.1", description="Address the review UI listens on ('0.0.0.0' in the container).")
     port: int = Field(8080, ge=1, le=65535, description="Port of the review UI.")
@@ -155,6 +200,10 @@ class Settings(BaseSettings):
     password_file: Path | None = Field(None, description="File holding the password (a Docker secret); "
                                        "read when 'password' is not given.")
     ui: UISettings = Field(default_factory=UISettings, description="The review UI (piccl serve).")
+    inference: InferenceSettings = Field(default_factory=InferenceSettings, description="Model runtime "
+                                         "(ONNX Runtime on GPU or CPU).")
+    tags: TagSettings = Field(default_factory=TagSettings, description="Object detection and tags.")
+    scene: SceneSettings = Field(default_factory=SceneSettings, description="Scene classification.")
 
     @field_validator("library", mode="before")
     @classmethod

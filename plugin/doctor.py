@@ -13,6 +13,7 @@ from sqlalchemy import func, select, text
 
 from models.fetch import ModelState, load_manifest, locate
 from plugin.config import Settings
+from plugin.inference.models import model_search_dirs
 from plugin.store.db import alembic_config, make_engine
 from plugin.store.models import Photo
 
@@ -24,11 +25,6 @@ class Check:
     area: str
     level: Level
     message: str
-
-
-def model_search_dirs(settings: Settings) -> list[Path]:
-    dirs = [settings.models_dir] if settings.models_dir else []
-    return [*dirs, settings.data_dir / "models"]
 
 
 def run_checks(settings: Settings) -> list[Check]:

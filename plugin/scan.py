@@ -433,7 +433,8 @@ class Scanner:
                 p.relpath: p for p in session.scalars(
                     select(Photo)
                     .where(Photo.library_id == library_id, Photo.relpath.in_([o.task.relpath for o in outcomes]))
-                    .options(selectinload(Photo.analyses), selectinload(Photo.recommendations)))
+                    .options(selectinload(Photo.analyses), selectinload(Photo.recommendations),
+                             selectinload(Photo.tags), selectinload(Photo.feature)))
             }
             for outcome in outcomes:
                 photo = existing.get(outcome.task.relpath)

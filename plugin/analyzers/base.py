@@ -53,6 +53,8 @@ class AnalyzerResult:
     score: float | None
     flagged: bool
     evidence: dict[str, Any] = field(default_factory=dict)
+    # A feature vector (float16 bytes) for later stages (similar photos); kept out of the JSON evidence.
+    vector: bytes | None = None
 
 
 class Analyzer(Protocol):

@@ -19,6 +19,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     String,
     Text,
     UniqueConstraint,
@@ -103,6 +104,12 @@ class Photo(Base):
     decision: Mapped[Decision | None] = relationship(
         back_populates="photo", cascade="all, delete-orphan", passive_deletes=True
     )
+    tags: Mapped[list[PhotoTag]] = relationship(
+        back_populates="photo", cascade="all, delete-orphan", passive_deletes=True
+    )
+    feature: Mapped[PhotoFeature | None] = relationship(
+        back_populates="photo", cascade="all, delete-orphan", passive_deletes=True
+    )
 
     def set_decision(self, choice: str | None) -> None:
         """Record the user's decision ('keep' / 'trash'), or take it back with None."""
@@ -157,6 +164,41 @@ class Recommendation(Base):
     updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
 
     photo: Mapped[Photo] = relationship(back_populates="recommendations", foreign_keys=[photo_id])
+
+
+class PhotoTag(Base):
+    """What is in a photo, one row per tag, for search and albums (derived from the analyses).
+
+    ``kind`` is 'piccl' (the nine tags of the PICCL paper's Table 1), 'object' (a COCO class
+    name, the finer tag) or 'scene' (people, animal, landscape, vehicle, building, other).
+    """
+
+    __tablename__ = "photo_tags"
+    __table_args__ = (
+        UniqueConstraint("photo_id", "kind", "tag", name="uq_photo_tags_photo_kind_tag"),
+        Index("ix_photo_tags_tag_photo", "tag", "photo_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    photo_id: Mapped[int] = mapped_column(ForeignKey("photos.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(8))
+    tag: Mapped[str] = mapped_column(String(64))
+    score: Mapped[float | None] = mapped_column(Float)
+
+    photo: Mapped[Photo] = relationship(back_populates="tags")
+
+
+class PhotoFeature(Base):
+    """A photo's image feature vector (EfficientNet-Lite0, 1280 x float16, L2-normalised)."""
+
+    __tablename__ = "photo_features"
+
+    photo_id: Mapped[int] = mapped_column(ForeignKey("photos.id", ondelete="CASCADE"), primary_key=True)
+    model: Mapped[str] = mapped_column(String(32))
+    dim: Mapped[int] = mapped_column(Integer)
+    vector: Mapped[bytes] = mapped_column(LargeBinary)
+
+    photo: Mapped[Photo] = relationship(back_populates="feature")
 
 
 class Decision(Base):

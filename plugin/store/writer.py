@@ -6,7 +6,8 @@ from datetime import datetime
 
 from plugin.analysis import PhotoOutcome
 from plugin.recommend import REASON_BY_ANALYZER, Advice, Verdict, advise
-from plugin.store.models import Analysis, Photo, Recommendation, utcnow
+from plugin.store.models import Analysis, Photo, PhotoFeature, PhotoTag, Recommendation, utcnow
+from plugin.tagging import tags_by_class
 
 # Failures that say nothing about the file's content (it was not, or not fully, read): the photo
 # keeps what piccl knew about it, and the next scan tries again.
@@ -47,6 +48,8 @@ def store_outcome(photo: Photo, outcome: PhotoOutcome, wanted: dict[str, str]) -
         # Analyses of what the file used to contain say nothing about what it is now.
         photo.analyses.clear()
         photo.recommendations.clear()
+        photo.tags.clear()
+        photo.feature = None
         return
 
     facts = outcome.facts
@@ -83,6 +86,12 @@ def store_outcome(photo: Photo, outcome: PhotoOutcome, wanted: dict[str, str]) -
         row.params = wanted.get(result.analyzer, f"{result.version}|").split("|", 1)[1]
         row.evidence = result.evidence
         row.created_at = utcnow()
+        if result.vector is not None:
+            store_feature(photo, result.analyzer, result.vector)
+    if "scene" in ran and not any(r.vector for r in outcome.results if r.analyzer == "scene"):
+        photo.feature = None  # the classifier is gone (not installed): its old vector no longer matches
+
+    sync_tags(photo, list(current.values()))
 
     sync_recommendations(photo, advise([Verdict(a.analyzer, a.flagged, a.score, a.evidence)
                                         for a in current.values()]))
@@ -101,3 +110,45 @@ def sync_recommendations(photo: Photo, advice: list[Advice]) -> None:
                                                         evidence=item.evidence))
         else:
             row.severity, row.evidence = item.severity, item.evidence
+
+
+FEATURE_MODELS = {"scene": ("efficientnet_lite0", 1280)}
+
+
+def store_feature(photo: Photo, analyzer: str, vector: bytes) -> None:
+    model, dim = FEATURE_MODELS[analyzer]
+    if photo.feature is None:
+        photo.feature = PhotoFeature(model=model, dim=dim, vector=vector)
+    else:
+        photo.feature.model, photo.feature.dim, photo.feature.vector = model, dim, vector
+
+
+def tags_from_analyses(analyses: list[Analysis]) -> dict[tuple[str, str], float | None]:
+    """(kind, tag) -> score, from the objects and scene analyses (the store's search index)."""
+    wanted: dict[tuple[str, str], float | None] = {}
+    by_name = {a.analyzer: a for a in analyses}
+    objects = by_name.get("objects")
+    if objects is not None and "objects" in objects.evidence:
+        by_class = tags_by_class(objects.evidence.get("mapping", "piccl2021"))
+        for obj in objects.evidence["objects"]:
+            label, score = obj["label"], float(obj["score"])
+            for key in [("object", label)] + [("piccl", tag) for tag in by_class.get(label, ())]:
+                wanted[key] = max(score, wanted.get(key) or 0.0)
+    scene = by_name.get("scene")
+    if scene is not None and scene.evidence.get("scene"):
+        wanted[("scene", scene.evidence["scene"])] = scene.score
+    return wanted
+
+
+def sync_tags(photo: Photo, analyses: list[Analysis]) -> None:
+    """Make ``photo``'s tag rows those its analyses give (rows kept in place when unchanged)."""
+    wanted = tags_from_analyses(analyses)
+    for row in [t for t in photo.tags if (t.kind, t.tag) not in wanted]:
+        photo.tags.remove(row)
+    have = {(t.kind, t.tag): t for t in photo.tags}
+    for (kind, tag), score in wanted.items():
+        row = have.get((kind, tag))
+        if row is None:
+            photo.tags.append(PhotoTag(kind=kind, tag=tag, score=None if score is None else round(score, 4)))
+        elif score is not None and row.score != round(score, 4):
+            row.score = round(score, 4)
