@@ -1,4 +1,4 @@
-"""The one entry point: ``piccl scan | watch | serve | run | status | doctor | export``."""
+"""The one entry point: ``piccl scan | watch | serve | run | status | doctor | export | find | models``."""
 
 from __future__ import annotations
 
@@ -316,6 +316,116 @@ def export(ctx: click.Context, fmt: str, output: Path | None, include_gone: bool
             with output.open("w", encoding="utf-8") as handle:
                 count = write_jsonl(session, handle, include_gone)
     console.print(f"exported {count} photos", highlight=False)
+
+
+@cli.command()
+@click.option("--tag", "tags", multiple=True, metavar="TAG",
+              help="A PICCL tag (person, animal, vehicle, furniture, book, bag, sports, food, device) or a COCO "
+              "class (dog, cup, ...). Repeat to require several.")
+@click.option("--scene", type=click.Choice(["people", "animal", "landscape", "vehicle", "building", "other"]),
+              help="Only photos of this scene.")
+@click.option("--limit", type=int, default=None, help="At most this many photos.")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per photo (path, tags, scene).")
+@click.option("--tags-list", is_flag=True, help="List the tags in use with their photo counts instead.")
+@click.pass_context
+def find(ctx: click.Context, tags: tuple[str, ...], scene: str | None, limit: int | None, as_json: bool,
+         tags_list: bool) -> None:
+    """Photos by what is in them, newest first: `piccl find --tag dog`, `piccl find --scene landscape`."""
+    import json
+    from pathlib import PurePosixPath
+
+    from plugin.search import find_photos, tag_counts
+
+    settings = _settings(ctx)
+    sessions = open_database(settings.resolved_database_url)
+    out = sys.stdout
+    with sessions() as session:
+        if tags_list:
+            for (kind, tag), count in sorted(tag_counts(session).items(), key=lambda kv: (kv[0][0], -kv[1])):
+                out.write(f"{kind}\t{tag}\t{count}\n")
+            return
+        if not tags and not scene:
+            raise click.UsageError("give --tag and/or --scene (or --tags-list)")
+        count = 0
+        for photo, library in find_photos(session, tags, scene, limit):
+            path = str(PurePosixPath(library.root) / photo.relpath)
+            if as_json:
+                by_kind: dict[str, list[str]] = {}
+                for tag in sorted(photo.tags, key=lambda t: (t.kind, t.tag)):
+                    by_kind.setdefault(tag.kind, []).append(tag.tag)
+                out.write(json.dumps({"path": path, "tags": by_kind.get("piccl", []),
+                                      "objects": by_kind.get("object", []),
+                                      "scene": (by_kind.get("scene") or [None])[0]}, ensure_ascii=False) + "\n")
+            else:
+                out.write(path + "\n")
+            count += 1
+    console.print(f"{count} photos", highlight=False)
+
+
+@cli.group()
+def models() -> None:
+    """The model files: list what is installed, fetch what is missing, verify checksums."""
+
+
+def _model_rows(settings: Settings, fetch: bool) -> list[tuple[str, str, str, str]]:
+    from models.fetch import load_manifest
+    from plugin.inference.models import model_status
+
+    rows: list[tuple[str, str, str, str]] = []
+    problems: list[str] = []
+    with _progress() as progress:
+        for name, spec in load_manifest().items():
+            task_id = None
+
+            def hook(done: int, total: int | None, name: str = name) -> None:
+                nonlocal task_id
+                if task_id is None:
+                    task_id = progress.add_task(f"download {name}", total=total, rate="")
+                progress.update(task_id, completed=done)
+
+            status = model_status(name, settings, allow_download=fetch, progress=hook)
+            rows.append((name, spec.task, str(status.state), str(status.path) if status.path else "-"))
+            if not status.ok:
+                problems.append(f"{name}: {status.detail}")
+    for line in problems:
+        console.print(line, highlight=False, soft_wrap=True)
+    return rows
+
+
+def _print_models(rows: list[tuple[str, str, str, str]]) -> None:
+    table = Table("model", "task", "state")
+    table.add_column("file", overflow="fold")
+    for name, task, state, where in rows:
+        colour = "green" if state == "ok" else "red" if "mismatch" in state else "yellow"
+        table.add_row(name, task, f"[{colour}]{state}[/]", where)
+    Console().print(table)
+
+
+@models.command("list")
+@click.pass_context
+def models_list(ctx: click.Context) -> None:
+    """Each model in the manifest, where it was found and whether its sha256 matches."""
+    _print_models(_model_rows(_settings(ctx), fetch=False))
+
+
+@models.command("verify")
+@click.pass_context
+def models_verify(ctx: click.Context) -> None:
+    """Check every model file against the manifest's sha256; exit 1 when one is corrupt or missing."""
+    rows = _model_rows(_settings(ctx), fetch=False)
+    _print_models(rows)
+    if any(state != "ok" for _, _, state, _ in rows):
+        sys.exit(1)
+
+
+@models.command("fetch")
+@click.pass_context
+def models_fetch(ctx: click.Context) -> None:
+    """Download missing (or corrupt cached) models into <data_dir>/models, checked by sha256."""
+    rows = _model_rows(_settings(ctx), fetch=True)
+    _print_models(rows)
+    if any(state != "ok" for _, _, state, _ in rows):
+        sys.exit(1)
 
 
 def main() -> None:

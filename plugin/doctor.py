@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,7 +14,8 @@ from sqlalchemy import func, select, text
 
 from models.fetch import ModelState, load_manifest, locate
 from plugin.config import Settings
-from plugin.inference.models import model_search_dirs
+from plugin.inference.models import model_search_dirs, runtime_options
+from plugin.inference.runtime import choose_providers
 from plugin.store.db import alembic_config, make_engine
 from plugin.store.models import Photo
 
@@ -27,12 +29,16 @@ class Check:
     message: str
 
 
+# Which analyzers each model serves (what a missing file turns off).
+ANALYZERS_BY_MODEL: dict[str, tuple[str, ...]] = {"yolox_nano": ("objects", "scene"), "efficientnet_lite0": ("scene",)}
+
+
 def run_checks(settings: Settings) -> list[Check]:
     checks: list[Check] = [Check("config", "ok", "configuration is valid")]
     checks += _check_folders(settings)
     checks += _check_database(settings)
     checks += _check_decoders()
-    checks += _check_onnxruntime()
+    checks += _check_onnxruntime(settings)
     checks += _check_models(settings)
     return checks
 
@@ -127,14 +133,28 @@ def _check_decoders() -> list[Check]:
                   f"libheif {pillow_heif.libheif_version()}")]
 
 
-def _check_onnxruntime() -> list[Check]:
+def _check_onnxruntime(settings: Settings) -> list[Check]:
+    from importlib import metadata
+
+    installed = []
+    for dist in ("onnxruntime", "onnxruntime-gpu"):
+        with contextlib.suppress(metadata.PackageNotFoundError):
+            installed.append(f"{dist} {metadata.version(dist)}")
     try:
         import onnxruntime
     except ImportError:
         return [Check("onnxruntime", "warn", "not installed: model-based analyzers are off "
                       "(pip install 'piccl[cpu]' or 'piccl[gpu]')")]
+    checks = []
+    if len(installed) > 1:
+        # Both install the same module; whichever was installed last wins, often the CPU one.
+        checks.append(Check("onnxruntime", "warn", f"both {' and '.join(installed)} are installed: uninstall "
+                            "both, then install exactly one"))
     providers = onnxruntime.get_available_providers()
-    return [Check("onnxruntime", "ok", f"{onnxruntime.__version__}, providers: {', '.join(providers)}")]
+    choice = choose_providers(runtime_options(settings), providers)
+    checks.append(Check("onnxruntime", "ok", f"{onnxruntime.__version__}, providers: {', '.join(providers)}; "
+                        f"models will run on {choice.names[0]} ({choice.reason})"))
+    return checks
 
 
 def _check_models(settings: Settings) -> list[Check]:
@@ -147,6 +167,12 @@ def _check_models(settings: Settings) -> list[Check]:
         elif status.state is ModelState.CORRUPT:
             checks.append(Check("models", "fail", f"{spec.name}: {status.path} has the wrong sha256"))
         else:
-            checks.append(Check("models", "warn", f"{spec.name}: not installed ({spec.purpose}); "
-                                f"looked in {', '.join(str(d) for d in dirs)}"))
+            users = ", ".join(ANALYZERS_BY_MODEL.get(spec.name, ())) or "a later feature"
+            checks.append(Check("models", "warn", f"{spec.name}: not installed, so '{users}' will report "
+                                f"'model not installed' ({spec.purpose}); looked in "
+                                f"{', '.join(str(d) for d in dirs)}; `piccl models fetch` downloads it"
+                                if spec.url else
+                                f"{spec.name}: not installed, so '{users}' will report 'model not installed' "
+                                f"({spec.purpose}); looked in {', '.join(str(d) for d in dirs)}; place "
+                                f"{spec.file} there (source: {spec.source})"))
     return checks

@@ -15,7 +15,7 @@ from typing import Any, TextIO
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
-from plugin.store.models import Library, Photo
+from plugin.store.models import Analysis, Library, Photo
 
 
 def photo_record(photo: Photo, library: Library) -> dict[str, Any]:
@@ -66,7 +66,35 @@ def photo_record(photo: Photo, library: Library) -> dict[str, Any]:
             "evidence": {r.reason: dict(r.evidence) for r in photo.recommendations},
         },
         "decision": photo.decision.decision if photo.decision else None,
+        **vision_record(analyses.get("objects"), analyses.get("scene")),
     }
+
+
+def vision_record(objects: Analysis | None, scene: Analysis | None) -> dict[str, Any]:
+    """``objects``, ``tags`` and ``scene``; each None when not analysed, a ``not_installed`` note when the
+    model is missing."""
+    record: dict[str, Any] = {"objects": None, "tags": None, "scene": None}
+    if objects is not None:
+        ev = objects.evidence
+        if "not_installed" in ev:
+            record["objects"] = record["tags"] = {"not_installed": ev["not_installed"]}
+        elif "error" in ev:
+            record["objects"] = record["tags"] = {"error": ev["error"]}
+        else:
+            record["objects"] = [{"label": o["label"], "score": o["score"], "box": o["box"]}
+                                 for o in ev.get("objects", [])]
+            record["tags"] = {"piccl": ev.get("tags", []), "objects": ev.get("classes", []),
+                              "mapping": ev.get("mapping")}
+    if scene is not None:
+        ev = scene.evidence
+        if "not_installed" in ev:
+            record["scene"] = {"not_installed": ev["not_installed"]}
+        elif "error" in ev:
+            record["scene"] = {"error": ev["error"]}
+        else:
+            record["scene"] = {"label": ev.get("scene"), "why": ev.get("why"), "groups": ev.get("groups"),
+                               "method": ev.get("method")}
+    return record
 
 
 def iter_records(session: Session, include_gone: bool = False) -> Iterator[dict[str, Any]]:

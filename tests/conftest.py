@@ -30,6 +30,12 @@ def _shared(var: str, sub: str) -> Path:
     return path
 
 
+@pytest.fixture(autouse=True)
+def _no_model_downloads(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Tests never reach out to the internet for a model: a missing one must read "not installed".
+    monkeypatch.setenv("PICCL_INFERENCE__DOWNLOAD", "false")
+
+
 @pytest.fixture(scope="session")
 def testdata() -> Path:
     return _shared("PICCL_TESTDATA", "photos")
@@ -38,6 +44,28 @@ def testdata() -> Path:
 @pytest.fixture(scope="session")
 def models_dir() -> Path:
     return _shared("PICCL_MODELS_DIR", "models")
+
+
+@pytest.fixture(scope="session")
+def coco(testdata: Path) -> Callable[[str], Path]:
+    """A COCO photo of objects_coco_mini by its file number, e.g. coco("000000535506")."""
+    folder = testdata / "objects_coco_mini" / "train2017"
+    if not folder.is_dir():
+        pytest.skip(f"{folder} is missing")
+
+    def find(number: str) -> Path:
+        return folder / f"{number}.jpg"
+
+    return find
+
+
+def coco_classes(testdata: Path) -> dict[str, set[str]]:
+    """For each COCO photo (file number), the classes annotated in it."""
+    out = {}
+    for row in labels(testdata / "objects_coco_mini"):
+        classes = {part.split(":")[0] for part in row["categories_with_counts"].split(";") if part}
+        out[Path(row["file"]).stem] = classes
+    return out
 
 
 def textured(width: int, height: int, seed: int = 0) -> np.ndarray:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 import os
 import threading
@@ -59,6 +60,8 @@ def model_status(name: str, settings: Settings, allow_download: bool | None = No
 
 def resolve_model(name: str, settings: Settings) -> ModelRef:
     """The model file for ``name``, or a reference that says why there is none. Never raises."""
+    if importlib.util.find_spec("onnxruntime") is None:
+        return ModelRef(name, None, problem="onnxruntime is not installed (pip install 'piccl[cpu]' or 'piccl[gpu]')")
     try:
         status = model_status(name, settings)
     except OSError as exc:  # an unreadable models folder must not stop a scan
