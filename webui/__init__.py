@@ -22,7 +22,7 @@ from werkzeug.exceptions import HTTPException
 from plugin import __version__
 from plugin.config import Settings, load_settings
 from plugin.store.models import Setting
-from webui import api, auth, library, photos, review, trash
+from webui import api, auth, library, photos, queries, review, tags, trash
 from webui.extensions import csrf, limiter, store
 
 log = logging.getLogger(__name__)
@@ -38,6 +38,9 @@ def create_app(settings: Settings | None = None, sessions: sessionmaker[Session]
     settings = settings or load_settings()
     app = Flask(__name__)
     store.init_app(app, settings, sessions)
+    # The count caches live in the process: a new app (a new database, in tests) must not see the last one's.
+    queries.counts_cache.clear()
+    queries.library_cache.clear()
     app.config.update(
         SECRET_KEY=_secret_key(app.extensions["piccl"].sessions),
         SESSION_COOKIE_NAME="piccl_session",
@@ -55,7 +58,7 @@ def create_app(settings: Settings | None = None, sessions: sessionmaker[Session]
     csrf.init_app(app)
     limiter.init_app(app)
     auth.init_app(app)
-    for blueprint in (auth.bp, review.bp, library.bp, photos.bp, trash.bp, api.bp):
+    for blueprint in (auth.bp, review.bp, library.bp, photos.bp, tags.bp, trash.bp, api.bp):
         app.register_blueprint(blueprint)
 
     app.after_request(_security_headers)

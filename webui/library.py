@@ -28,29 +28,56 @@ def index() -> ResponseReturnValue:
     return render_template("libraries.html", libraries=libraries)
 
 
+def tag_arg() -> tuple[str, str] | None:
+    """The folder grid's filter from ?tag=: 'person' (a PICCL tag, else a scene, else an object) or 'kind:tag'."""
+    value = request.args.get("tag", "").strip()
+    if not value:
+        return None
+    kind, sep, name = value.partition(":")
+    if not (sep and kind in queries.TAG_KINDS):
+        kind, name = "", value
+    found = queries.tag_kind(name, kind or None)
+    if found is None:
+        abort(404)
+    return found, name
+
+
+def tag_param(tag: tuple[str, str] | None) -> str | None:
+    """``tag`` as ?tag= carries it (and the filter's options name it): 'person', 'scene:landscape', 'object:dog'."""
+    if tag is None:
+        return None
+    kind, name = tag
+    return name if kind == "piccl" else f"{kind}:{name}"
+
+
 @bp.get("/<int:library_id>/folders")
 def folders(library_id: int) -> ResponseReturnValue:
     library = _library(library_id)
     folder = request.args.get("folder", "").strip("/")
+    tag = tag_arg()
     view = queries.folder_view(db(), library_id, folder)
     if view is None:
         abort(404)
-    page = queries.folder_page(db(), library_id, folder, cursor_arg(), services().settings.ui.page_size)
+    page = queries.folder_page(db(), library_id, folder, cursor_arg(), services().settings.ui.page_size, tag)
     crumbs = []
     if folder:
         parts = folder.split("/")
         crumbs = [(part, "/".join(parts[:i + 1])) for i, part in enumerate(parts)]
-    more = url_for("library.folder_tiles", library_id=library_id, folder=folder, cursor=page.next_cursor)
-    return render_template("folders.html", library=library, view=view, page=page, crumbs=crumbs, more_url=more)
+    more = url_for("library.folder_tiles", library_id=library_id, folder=folder, tag=tag_param(tag),
+                   cursor=page.next_cursor)
+    return render_template("folders.html", library=library, view=view, page=page, crumbs=crumbs, more_url=more,
+                           tag=tag, tag_value=tag_param(tag) or "", piccl_tags=queries.KNOWN_TAGS["piccl"],
+                           scenes=queries.KNOWN_TAGS["scene"])
 
 
 @bp.get("/<int:library_id>/folders/tiles")
 def folder_tiles(library_id: int) -> ResponseReturnValue:
     _library(library_id)
     folder = request.args.get("folder", "").strip("/")
-    page = queries.folder_page(db(), library_id, folder, cursor_arg(), services().settings.ui.page_size)
+    tag = tag_arg()
+    page = queries.folder_page(db(), library_id, folder, cursor_arg(), services().settings.ui.page_size, tag)
     return render_template("_tiles.html", page=page, more_url=url_for(
-        "library.folder_tiles", library_id=library_id, folder=folder, cursor=page.next_cursor))
+        "library.folder_tiles", library_id=library_id, folder=folder, tag=tag_param(tag), cursor=page.next_cursor))
 
 
 @bp.get("/<int:library_id>/dates")

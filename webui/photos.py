@@ -85,9 +85,11 @@ def view(photo_id: int) -> ResponseReturnValue:
     reason = reason if reason in REASONS else None
     before, after = queries.queue_neighbours(db(), reason, photo_id) if reason else (None, None)
     recommendations = {r.reason: r for r in photo.recommendations}
+    analyses = queries.analyses_by_name(photo)
     return render_template(
         "photo.html", photo=photo, reason=reason, before=before, after=after, recommendations=recommendations,
-        analyses=queries.analyses_by_name(photo), exif=_exif(photo), version=queries.version_of(photo.content_hash),
+        analyses=analyses, contents=queries.photo_contents(analyses), exif=_exif(photo),
+        version=queries.version_of(photo.content_hash),
         entry=queries.trash_entry_of(db(), photo_id) if photo.trashed_at else None,
         name=photo.relpath.rpartition("/")[2])
 

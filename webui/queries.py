@@ -15,8 +15,11 @@ from typing import Any, TypeVar
 from sqlalchemy import Select, and_, extract, func, or_, select
 from sqlalchemy.orm import Session, selectinload
 
+from plugin.inference.yolox import COCO_CLASSES
 from plugin.recommend import REASONS
-from plugin.store.models import Analysis, Decision, Library, Photo, Recommendation, TrashEntry
+from plugin.scenes import SCENES
+from plugin.store.models import Analysis, Decision, Library, Photo, PhotoTag, Recommendation, TrashEntry
+from plugin.tagging import PICCL_TAGS
 
 T = TypeVar("T")
 
@@ -173,6 +176,108 @@ def analyses_by_name(photo: Photo) -> dict[str, Analysis]:
     return {a.analyzer: a for a in photo.analyses}
 
 
+@dataclass(frozen=True, slots=True)
+class Contents:
+    """What the objects and scene analyses say is in a photo, for its page.
+
+    ``*_problem`` is why there is nothing to show ('model not installed', 'failed'); None when fine.
+    """
+
+    analysed: bool  # either analysis exists (old rows and unreadable photos have neither)
+    has_scene: bool = False
+    has_objects: bool = False
+    scene: str | None = None
+    why: str | None = None
+    scene_problem: str | None = None
+    tags: tuple[str, ...] = ()
+    objects: tuple[tuple[str, int, float], ...] = ()  # (label, how many, best score), best first
+    objects_problem: str | None = None
+
+
+def _problem(evidence: dict[str, Any]) -> str | None:
+    if evidence.get("not_installed"):
+        return "model not installed"
+    if evidence.get("error"):
+        return "failed"
+    return None
+
+
+def photo_contents(analyses: dict[str, Analysis]) -> Contents:
+    """Read defensively: evidence is JSON written by whichever version ran, or an error."""
+    objects, scene = analyses.get("objects"), analyses.get("scene")
+    if objects is None and scene is None:
+        return Contents(analysed=False)
+    fields: dict[str, Any] = {"has_scene": scene is not None, "has_objects": objects is not None}
+    if scene is not None:
+        ev = scene.evidence if isinstance(scene.evidence, dict) else {}
+        fields["scene_problem"] = _problem(ev)
+        if fields["scene_problem"] is None and ev.get("scene"):
+            fields["scene"], fields["why"] = str(ev["scene"]), (str(ev["why"]) if ev.get("why") else None)
+    if objects is not None:
+        ev = objects.evidence if isinstance(objects.evidence, dict) else {}
+        fields["objects_problem"] = _problem(ev)
+        found: dict[str, tuple[int, float]] = {}
+        for obj in ev.get("objects") or ():
+            if isinstance(obj, dict) and obj.get("label"):
+                n, best = found.get(str(obj["label"]), (0, 0.0))
+                found[str(obj["label"])] = (n + 1, max(best, float(obj.get("score") or 0.0)))
+        fields["objects"] = tuple(sorted(((label, n, best) for label, (n, best) in found.items()),
+                                         key=lambda o: (-o[2], o[0])))
+        tags = set(ev.get("tags") or ())
+        fields["tags"] = tuple(tag for tag in PICCL_TAGS if tag in tags)
+    return Contents(analysed=True, **fields)
+
+
+# -- tags -----------------------------------------------------------------------------------------
+
+TAG_KINDS: tuple[str, ...] = ("piccl", "scene", "object")
+KNOWN_TAGS: dict[str, tuple[str, ...]] = {"piccl": PICCL_TAGS, "scene": SCENES, "object": COCO_CLASSES}
+
+
+def tag_kind(tag: str, kind: str | None = None) -> str | None:
+    """The kind of ``tag`` (checked against ``kind`` when given): a PICCL tag before a scene before an object."""
+    kinds = (kind,) if kind else TAG_KINDS
+    return next((k for k in kinds if tag in KNOWN_TAGS.get(k, ())), None)
+
+
+def tag_counts(session: Session) -> dict[str, list[tuple[str, int]]]:
+    """Photos per tag, by kind: PICCL tags and scenes in their fixed order, objects most common first."""
+    def compute() -> dict[str, list[tuple[str, int]]]:
+        query = (select(PhotoTag.kind, PhotoTag.tag, func.count()).select_from(PhotoTag)
+                 .join(Photo, Photo.id == PhotoTag.photo_id).where(_present())
+                 .group_by(PhotoTag.kind, PhotoTag.tag))
+        found: dict[str, dict[str, int]] = {kind: {} for kind in TAG_KINDS}
+        for kind, tag, n in session.execute(query).all():
+            found.setdefault(kind, {})[tag] = int(n)
+        ordered = {kind: [(tag, found[kind][tag]) for tag in KNOWN_TAGS[kind] if tag in found[kind]]
+                   for kind in ("piccl", "scene")}
+        ordered["object"] = sorted(found["object"].items(), key=lambda t: (-t[1], t[0]))
+        return ordered
+    # A scan of every tag row (most of a second at 100,000 photos): kept as long as the folder counts.
+    return library_cache.get("tags", compute)
+
+
+def tag_page(session: Session, kind: str, tag: str, cursor: int | None, limit: int) -> Page:
+    """Photos with a tag, newest first (undated ones last); the tag's rows are found by ix_photo_tags_tag_photo."""
+    query = (select(Photo.id, Photo.relpath, Photo.content_hash, Photo.taken_at).select_from(PhotoTag)
+             .join(Photo, Photo.id == PhotoTag.photo_id)
+             .where(PhotoTag.tag == tag, PhotoTag.kind == kind, _present()))
+    if cursor is not None:
+        found = session.execute(select(Photo.id, Photo.taken_at).where(Photo.id == cursor)).first()
+        if found is not None and found.taken_at is None:
+            query = query.where(Photo.taken_at.is_(None), Photo.id < cursor)
+        elif found is not None:
+            last = found.taken_at
+            query = query.where(or_(Photo.taken_at < last, and_(Photo.taken_at == last, Photo.id < cursor),
+                                    Photo.taken_at.is_(None)))
+    rows = session.execute(query.order_by(Photo.taken_at.desc().nulls_last(), Photo.id.desc())
+                           .limit(limit + 1)).all()
+    tiles = [Tile(pid, rel.rpartition("/")[2], version_of(h),
+                  taken.strftime("%d %b %Y") if taken else rel.rpartition("/")[2])
+             for pid, rel, h, taken in rows[:limit]]
+    return Page(tiles, tiles[-1].photo_id if len(rows) > limit else None)
+
+
 # -- library --------------------------------------------------------------------------------------
 
 def libraries(session: Session) -> list[Library]:
@@ -208,9 +313,15 @@ def folder_view(session: Session, library_id: int, folder: str) -> FolderView | 
     return FolderView(folder, [(name, prefix + name, n) for name, n in ordered], per_folder.get(folder, 0))
 
 
-def folder_page(session: Session, library_id: int, folder: str, cursor: int | None, limit: int) -> Page:
+def folder_page(session: Session, library_id: int, folder: str, cursor: int | None, limit: int,
+                tag: tuple[str, str] | None = None) -> Page:
+    """The photos in ``folder`` by name; with ``tag`` (kind, tag), only those having it."""
     query = select(Photo.id, Photo.relpath, Photo.content_hash).where(
         Photo.library_id == library_id, Photo.folder == folder, _present())
+    if tag is not None:
+        # One row at most per photo (unique on photo_id, kind, tag), so the join adds no duplicates.
+        query = query.join(PhotoTag, and_(PhotoTag.photo_id == Photo.id, PhotoTag.kind == tag[0],
+                                          PhotoTag.tag == tag[1]))
     if cursor is not None:
         last = session.scalar(select(Photo.relpath).where(Photo.id == cursor))
         if last is not None:

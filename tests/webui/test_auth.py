@@ -8,7 +8,8 @@ import pytest
 
 from tests.webui.conftest import UI
 
-SAMPLE_ARGS = {"reason": "blurry", "photo_id": 1, "library_id": 1, "size": "sm", "year": 2024, "month": 1}
+SAMPLE_ARGS = {"reason": "blurry", "photo_id": 1, "library_id": 1, "size": "sm", "year": 2024, "month": 1,
+               "tag": "person"}
 PUBLIC = {"auth.login", "auth.setup", "static"}
 
 

@@ -122,6 +122,11 @@
   function watchMore() { document.querySelectorAll(".more[data-more]").forEach((el) => loader.observe(el)); }
   watchMore();
 
+  // --- filters: a choice in a <select data-autosubmit> applies at once (the form has a button without JS)
+  document.querySelectorAll("select[data-autosubmit]").forEach((select) => {
+    select.addEventListener("change", () => select.form.submit());
+  });
+
   // --- the photo page: keys and swipes ------------------------------------------------------------
   function press(selector) { const el = document.querySelector(selector); if (el) el.click(); return !!el; }
   document.addEventListener("keydown", (event) => {
