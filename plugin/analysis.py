@@ -160,7 +160,7 @@ def run_analyzers(decoded: DecodedPhoto, names: tuple[str, ...], options: Analys
     if any(name in MODEL_ANALYZERS for name in names) and analyzers["objects"].detector is not None:
         try:
             detections = analyzers["objects"].detect(photo)
-        except Exception as exc:
+        except Exception as exc:  # recorded below as the objects verdict's error; the scene goes on without
             detect_error = exc
     for name in names:
         analyzer = analyzers[name]
@@ -169,12 +169,12 @@ def run_analyzers(decoded: DecodedPhoto, names: tuple[str, ...], options: Analys
                 raise detect_error
             if name in MODEL_ANALYZERS:
                 results.append(analyzer.analyze(photo, detections))
-                continue
-            subject = photo
-            if name == "blur" and decoded.grey_full is not None:
+            elif name == "blur" and decoded.grey_full is not None:
                 # The seed paper's rule is defined on the full-resolution grey photo.
-                subject = AnalysisInput(decoded.grey_full, decoded.rgb, photo.original_size, photo.exposure)
-            results.append(analyzer.analyze(subject))
+                results.append(analyzer.analyze(
+                    AnalysisInput(decoded.grey_full, decoded.rgb, photo.original_size, photo.exposure)))
+            else:
+                results.append(analyzer.analyze(photo))
         except Exception as exc:  # an analyzer bug must cost one verdict, not the photo or the scan
             results.append(AnalyzerResult(name, analyzer.version, None, False,
                                           {"error": f"{type(exc).__name__}: {exc}"}))

@@ -408,24 +408,25 @@ def models_list(ctx: click.Context) -> None:
     _print_models(_model_rows(_settings(ctx), fetch=False))
 
 
+def _check_models(ctx: click.Context, fetch: bool) -> None:
+    rows = _model_rows(_settings(ctx), fetch=fetch)
+    _print_models(rows)
+    if any(state != "ok" for _, _, state, _ in rows):
+        sys.exit(1)
+
+
 @models.command("verify")
 @click.pass_context
 def models_verify(ctx: click.Context) -> None:
     """Check every model file against the manifest's sha256; exit 1 when one is corrupt or missing."""
-    rows = _model_rows(_settings(ctx), fetch=False)
-    _print_models(rows)
-    if any(state != "ok" for _, _, state, _ in rows):
-        sys.exit(1)
+    _check_models(ctx, fetch=False)
 
 
 @models.command("fetch")
 @click.pass_context
 def models_fetch(ctx: click.Context) -> None:
     """Download missing (or corrupt cached) models into <data_dir>/models, checked by sha256."""
-    rows = _model_rows(_settings(ctx), fetch=True)
-    _print_models(rows)
-    if any(state != "ok" for _, _, state, _ in rows):
-        sys.exit(1)
+    _check_models(ctx, fetch=True)
 
 
 def main() -> None:

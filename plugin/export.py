@@ -70,16 +70,22 @@ def photo_record(photo: Photo, library: Library) -> dict[str, Any]:
     }
 
 
+def _problem(analysis: Analysis) -> dict[str, str] | None:
+    """Why a model analyzer has no result (model not installed, or it failed), else None."""
+    for key in ("not_installed", "error"):
+        if key in analysis.evidence:
+            return {key: analysis.evidence[key]}
+    return None
+
+
 def vision_record(objects: Analysis | None, scene: Analysis | None) -> dict[str, Any]:
-    """``objects``, ``tags`` and ``scene``; each None when not analysed, a ``not_installed`` note when the
-    model is missing."""
+    """``objects``, ``tags`` and ``scene``; each None when not analysed, a ``not_installed`` (or ``error``)
+    note when there is no result."""
     record: dict[str, Any] = {"objects": None, "tags": None, "scene": None}
     if objects is not None:
         ev = objects.evidence
-        if "not_installed" in ev:
-            record["objects"] = record["tags"] = {"not_installed": ev["not_installed"]}
-        elif "error" in ev:
-            record["objects"] = record["tags"] = {"error": ev["error"]}
+        if (problem := _problem(objects)) is not None:
+            record["objects"] = record["tags"] = problem
         else:
             record["objects"] = [{"label": o["label"], "score": o["score"], "box": o["box"]}
                                  for o in ev.get("objects", [])]
@@ -87,13 +93,8 @@ def vision_record(objects: Analysis | None, scene: Analysis | None) -> dict[str,
                               "mapping": ev.get("mapping")}
     if scene is not None:
         ev = scene.evidence
-        if "not_installed" in ev:
-            record["scene"] = {"not_installed": ev["not_installed"]}
-        elif "error" in ev:
-            record["scene"] = {"error": ev["error"]}
-        else:
-            record["scene"] = {"label": ev.get("scene"), "why": ev.get("why"), "groups": ev.get("groups"),
-                               "method": ev.get("method")}
+        record["scene"] = _problem(scene) or {"label": ev.get("scene"), "why": ev.get("why"),
+                                              "groups": ev.get("groups"), "method": ev.get("method")}
     return record
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session, selectinload
 
 from plugin.store.models import Library, Photo, PhotoTag
@@ -39,8 +39,6 @@ def find_photos(session: Session, tags: Sequence[str], scene: str | None = None,
 
 def tag_counts(session: Session) -> dict[tuple[str, str], int]:
     """(kind, tag) -> number of present photos with it."""
-    from sqlalchemy import func
-
     rows = session.execute(
         select(PhotoTag.kind, PhotoTag.tag, func.count()).join(Photo, PhotoTag.photo_id == Photo.id)
         .where(Photo.gone_at.is_(None), Photo.trashed_at.is_(None))

@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 from sqlalchemy import Select, and_, extract, func, or_, select
 from sqlalchemy.orm import Session, selectinload
 
+from plugin import search
 from plugin.inference.yolox import COCO_CLASSES
 from plugin.recommend import REASONS
 from plugin.scenes import SCENES
@@ -243,11 +244,8 @@ def tag_kind(tag: str, kind: str | None = None) -> str | None:
 def tag_counts(session: Session) -> dict[str, list[tuple[str, int]]]:
     """Photos per tag, by kind: PICCL tags and scenes in their fixed order, objects most common first."""
     def compute() -> dict[str, list[tuple[str, int]]]:
-        query = (select(PhotoTag.kind, PhotoTag.tag, func.count()).select_from(PhotoTag)
-                 .join(Photo, Photo.id == PhotoTag.photo_id).where(_present())
-                 .group_by(PhotoTag.kind, PhotoTag.tag))
         found: dict[str, dict[str, int]] = {kind: {} for kind in TAG_KINDS}
-        for kind, tag, n in session.execute(query).all():
+        for (kind, tag), n in search.tag_counts(session).items():
             found.setdefault(kind, {})[tag] = int(n)
         ordered = {kind: [(tag, found[kind][tag]) for tag in KNOWN_TAGS[kind] if tag in found[kind]]
                    for kind in ("piccl", "scene")}
