@@ -19,17 +19,20 @@ from typing import Any
 from plugin.analyzers.base import AnalysisInput, AnalyzerResult
 from plugin.analyzers.blur import make_blur_analyzer
 from plugin.analyzers.exposure import make_dark_analyzer
+from plugin.analyzers.faces import FaceModels, FacesAnalyzer
 from plugin.analyzers.objects import ModelRef, ObjectsAnalyzer, SceneAnalyzer
-from plugin.config import BlurSettings, DarkSettings, SceneSettings, Settings, TagSettings
-from plugin.inference.models import resolve_model, runtime_options
+from plugin.config import BlurSettings, DarkSettings, FaceSettings, SceneSettings, Settings, TagSettings
+from plugin.inference.models import resolve_face_models, resolve_model, runtime_options
 from plugin.inference.runtime import RuntimeOptions
 from plugin.inference.yolox import Detection
 from plugin.reading.decode import DecodedPhoto, ReadFailure, ReadOptions, read_photo
 from plugin.reading.exif import ExifFacts
-from plugin.thumbnails import save_grid_thumbnail
+from plugin.thumbnails import save_face_thumbnails, save_grid_thumbnail
 
-ANALYZER_NAMES: tuple[str, ...] = ("blur", "exposure", "objects", "scene")
+ANALYZER_NAMES: tuple[str, ...] = ("blur", "exposure", "objects", "scene", "faces")
 MODEL_ANALYZERS: tuple[str, ...] = ("objects", "scene")
+FACE_ANALYSIS_FIELDS = {"detector", "embedder", "insightface_pack", "min_score", "min_size", "max_faces",
+                        "cluster_min_size", "cluster_min_sharpness"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +52,9 @@ class AnalysisOptions:
     detector: ModelRef = field(default_factory=lambda: ModelRef("yolox_nano", None, problem="not resolved"))
     classifier: ModelRef = field(default_factory=lambda: ModelRef("efficientnet_lite0", None,
                                                                   problem="not resolved"))
+    faces: FaceSettings = field(default_factory=FaceSettings)
+    face_models: FaceModels = field(default_factory=lambda: FaceModels(
+        ModelRef("yunet", None, problem="not resolved"), ModelRef("mobilefacenet", None, problem="not resolved")))
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,6 +97,7 @@ def _analyzers(options: AnalysisOptions) -> dict[str, Any]:
         "exposure": make_dark_analyzer(options.dark),
         "objects": ObjectsAnalyzer(options.detector, options.runtime, options.tags),
         "scene": SceneAnalyzer(options.classifier, options.runtime, options.scene),
+        "faces": FacesAnalyzer(options.face_models, options.runtime, options.faces),
     }
 
 
@@ -107,6 +114,8 @@ def analyser_versions(options: AnalysisOptions) -> dict[str, str]:
         # The model file is part of the key: a model installed (or replaced) later re-runs the analyzer.
         "objects": f"{options.tags.model_dump_json()};model={options.detector.key}",
         "scene": f"{options.scene.model_dump_json()};model={options.classifier.key};det={options.detector.key}",
+        # Only what changes the faces found and their vectors; matching thresholds apply without a re-run.
+        "faces": options.faces.model_dump_json(include=FACE_ANALYSIS_FIELDS) + f";{options.face_models.key}",
     }
     reading = f"size={options.read.analysis_size};heic_thumb={options.read.heic_thumbnail_min_side}"
     return {name: f"{analyzers[name].version}|{settings[name]};{reading}" for name in ANALYZER_NAMES}
@@ -147,6 +156,11 @@ def analyse_file(task: PhotoTask, options: AnalysisOptions) -> PhotoOutcome:
             with suppress(OSError):
                 save_grid_thumbnail(Path(options.thumbnail_dir), outcome.content_hash, decoded.rgb,
                                     max(decoded.width, decoded.height))
+            boxes = [f["box"] for r in outcome.results if r.analyzer == "faces" for f in r.evidence.get("faces", ())]
+            if boxes:
+                with suppress(OSError):
+                    save_face_thumbnails(Path(options.thumbnail_dir), outcome.content_hash, decoded.rgb,
+                                         decoded.width, boxes)
     return outcome
 
 
@@ -198,4 +212,6 @@ def options_from_settings(settings: Settings) -> AnalysisOptions:
         runtime=runtime_options(settings),
         detector=resolve_model("yolox_nano", settings),
         classifier=resolve_model("efficientnet_lite0", settings),
+        faces=settings.faces,
+        face_models=resolve_face_models(settings),
     )

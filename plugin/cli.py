@@ -1,4 +1,5 @@
-"""The one entry point: ``piccl scan | watch | serve | run | status | doctor | export | find | models``."""
+"""The one entry point: ``piccl scan | watch | serve | run | status | doctor | export | find | models | people |
+faces``."""
 
 from __future__ import annotations
 
@@ -100,6 +101,12 @@ def run_scans(settings: Settings, retry_errors: bool = False, show_progress: boo
 
             scanner = Scanner(settings, sessions, progress=update)
             summaries.append(scanner.scan(root, retry_errors=retry_errors))
+    if any(s.new_faces or s.gone for s in summaries):
+        # New faces: group them now, so people are there when the scan is done.
+        from plugin.people.service import cluster_faces
+
+        report = cluster_faces(sessions, settings.faces, scanner.options.face_models.embed_model)
+        summaries[-1].people = report.as_dict()
     return summaries
 
 
@@ -120,6 +127,11 @@ def print_summary(summary: ScanSummary) -> None:
         table.add_row(title, f"{sum(counter.values())} ({detail})" if counter else "0")
     if summary.ignored:
         table.add_row("ignored", ", ".join(f"{k} {v}" for k, v in sorted(summary.ignored.items())))
+    if summary.new_faces:
+        table.add_row("faces", f"{summary.new_faces} new, {summary.faces_assigned} joined a known person")
+    if summary.people:
+        table.add_row("people", f"{summary.people['people_after']} ({summary.people['new_people']} new), "
+                      f"{summary.people['unassigned']} faces unassigned")
     for folder, reason in summary.unreadable_dirs.items():
         table.add_row("unreadable", f"{folder}: {reason}")
     for warning in summary.warnings:
@@ -427,6 +439,16 @@ def models_verify(ctx: click.Context) -> None:
 def models_fetch(ctx: click.Context) -> None:
     """Download missing (or corrupt cached) models into <data_dir>/models, checked by sha256."""
     _check_models(ctx, fetch=True)
+
+
+def _add_people_commands() -> None:
+    from plugin.cli_people import faces, people
+
+    cli.add_command(people)
+    cli.add_command(faces)
+
+
+_add_people_commands()
 
 
 def main() -> None:

@@ -130,6 +130,38 @@ class SceneSettings(_Strict):
     detection_score: float = Field(0.3, gt=0, lt=1, description="Detector score a subject needs to count.")
 
 
+class FaceSettings(_Strict):
+    detector: Literal["yunet"] = Field("yunet", description="Face detector: YuNet through OpenCV's FaceDetectorYN.")
+    embedder: Literal["mobilefacenet", "insightface"] = Field(
+        "mobilefacenet", description="Face embedding backend: 'mobilefacenet' (128-d, shipped) or 'insightface' "
+        "(an InsightFace pack such as buffalo_l in the models folder, through the optional insightface package).")
+    insightface_pack: str = Field("buffalo_l", description="Folder name of the InsightFace pack in the models "
+                                  "folder (used when embedder is 'insightface').")
+    min_score: float = Field(0.7, gt=0, lt=1, description="YuNet score at or above which a detection is a face "
+                             "(OpenCV's default is 0.6; textures such as flowers reach 0.6-0.8).")
+    min_size: int = Field(16, ge=8, le=512, description="Smallest face kept, shorter box side in pixels of the "
+                          "analysis image (long side 'analysis_size').")
+    max_faces: int = Field(50, ge=1, le=500, description="Faces kept per photo, highest scores first.")
+    cluster_min_size: int = Field(36, ge=8, le=512, description="Faces smaller than this (analysis-image pixels) "
+                                  "are kept but not grouped: too small to judge.")
+    cluster_min_sharpness: float = Field(
+        40.0, ge=0, description="Faces whose crop is less sharp than this (variance of the Laplacian on the face "
+        "resized to 64 px) are kept but not grouped: too blurry to judge.")
+    match_rule: Literal["calibrated", "smart_album_72"] = Field(
+        "calibrated", description="When a face joins a person: 'calibrated' uses 'match_threshold' (cosine "
+        "similarity to the person's representative vector); 'smart_album_72' is the smart-album paper's 72% match, "
+        "read as (1 + cosine) / 2 >= 0.72, that is cosine >= 0.44.")
+    match_threshold: float = Field(0.50, gt=-1, lt=1, description="Cosine similarity to a person's representative "
+                                   "vector at or above which a new face joins that person (calibrated rule).")
+    match_margin: float = Field(0.05, ge=0, lt=1, description="A face that matches two people within this margin "
+                                "waits among the unassigned faces instead of guessing.")
+    cluster_threshold: float = Field(0.40, gt=-1, lt=1, description="Average cosine similarity between two groups "
+                                     "of unassigned faces at or above which re-clustering joins them.")
+    min_faces: int = Field(3, ge=2, le=100, description="Faces a new person needs before re-clustering forms it.")
+    cluster_interval_min: float = Field(60.0, ge=0, description="Re-cluster faces every so many minutes while "
+                                        "watching (0: only with 'piccl faces cluster').")
+
+
 class UISettings(_Strict):
     host: str = Field("127.0.0.1", description="Address the review UI listens on ('0.0.0.0' in the container).")
     port: int = Field(8080, ge=1, le=65535, description="Port of the review UI.")
@@ -204,6 +236,7 @@ class Settings(BaseSettings):
                                          "(ONNX Runtime on GPU or CPU).")
     tags: TagSettings = Field(default_factory=TagSettings, description="Object detection and tags.")
     scene: SceneSettings = Field(default_factory=SceneSettings, description="Scene classification.")
+    faces: FaceSettings = Field(default_factory=FaceSettings, description="Faces and people.")
 
     @field_validator("library", mode="before")
     @classmethod

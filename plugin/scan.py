@@ -41,6 +41,7 @@ from plugin.analysis import (
     options_from_settings,
 )
 from plugin.config import Settings
+from plugin.people.service import Assigner
 from plugin.reading.decode import ReadFailure
 from plugin.sources.local import FileEntry, Listing, iter_paths_in_library, list_library
 from plugin.store.lock import library_lock
@@ -86,6 +87,9 @@ class ScanSummary:
     unreadable_dirs: dict[str, str] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
     still_changing: list[Path] = field(default_factory=list)  # left for the watcher to read once settled
+    new_faces: int = 0
+    faces_assigned: int = 0  # new faces that joined a known person at once
+    people: dict[str, Any] = field(default_factory=dict)  # the re-clustering after the scan, if one ran
     seconds: float = 0.0
 
     @property
@@ -101,7 +105,8 @@ class ScanSummary:
             "retried": self.retried, "unchanged": self.unchanged, "moved": self.moved,
             "reanalysed": self.reanalysed, "gone": self.gone, "ok": self.ok, "errors": dict(self.errors),
             "skipped": dict(self.skipped), "flagged": dict(self.flagged), "ignored": self.ignored,
-            "unreadable_dirs": self.unreadable_dirs, "warnings": self.warnings, "seconds": round(self.seconds, 2),
+            "unreadable_dirs": self.unreadable_dirs, "warnings": self.warnings, "new_faces": self.new_faces,
+            "faces_assigned": self.faces_assigned, "people": self.people, "seconds": round(self.seconds, 2),
         }
 
 
@@ -126,6 +131,7 @@ class Scanner:
         self.progress = progress
         self.options: AnalysisOptions = options_from_settings(settings)
         self.wanted = analyser_versions(self.options)
+        self.assigner = Assigner(settings.faces, self.options.face_models.embed_model)
 
     def scan(self, root: Path, only: list[Path] | None = None, retry_errors: bool = False,
              settle_s: float = 0.0) -> ScanSummary:
@@ -137,6 +143,7 @@ class Scanner:
         started = time.perf_counter()
         root = root.resolve()
         summary = ScanSummary(str(root))
+        self.assigner.forget()  # people may have changed since the last scan (the UI, re-clustering)
         with library_lock(self.settings.data_dir, root):
             listing = self._list(root, only, settle_s, summary)
             with self.sessions() as session:
@@ -434,14 +441,15 @@ class Scanner:
                     select(Photo)
                     .where(Photo.library_id == library_id, Photo.relpath.in_([o.task.relpath for o in outcomes]))
                     .options(selectinload(Photo.analyses), selectinload(Photo.recommendations),
-                             selectinload(Photo.tags), selectinload(Photo.feature)))
+                             selectinload(Photo.tags), selectinload(Photo.feature), selectinload(Photo.faces)))
             }
+            new_faces = []
             for outcome in outcomes:
                 photo = existing.get(outcome.task.relpath)
                 if photo is None:
                     photo = Photo(library_id=library_id, relpath=outcome.task.relpath)
                     session.add(photo)
-                store_outcome(photo, outcome, self.wanted)
+                new_faces += store_outcome(photo, outcome, self.wanted)
                 if photo.status == "ok":
                     tally.ok += 1
                 elif photo.status == "error":
@@ -449,12 +457,17 @@ class Scanner:
                 else:
                     tally.skipped[photo.error_reason or "unknown"] += 1
                 tally.flagged.update(r.reason for r in photo.recommendations)
+            if new_faces:
+                tally.new_faces += len(new_faces)
+                tally.faces_assigned += self.assigner.assign(session, new_faces)
             session.commit()
         # Counted only once the batch is in the database.
         summary.ok += tally.ok
         summary.errors.update(tally.errors)
         summary.skipped.update(tally.skipped)
         summary.flagged.update(tally.flagged)
+        summary.new_faces += tally.new_faces
+        summary.faces_assigned += tally.faces_assigned
 
 
 def _decoder_log(data_dir: Path, keep_bytes: int = 5_000_000) -> Path:

@@ -115,3 +115,61 @@ class ThumbnailCache:
             return decoded
         save_thumbnail(decoded.rgb, target, long_side)
         return None
+
+
+# --- face thumbnails (People pages) --------------------------------------------------------------------------
+
+FACE_SIDE = 160  # px: a face card on a 3x phone screen
+_FACE_MARGIN = 1.6  # the square crop is this many times the face box's longer side (hair and chin included)
+
+
+def face_thumbnail_path(cache_dir: Path, content_hash: str, box: list[float] | tuple[float, ...]) -> Path:
+    # Keyed by the box too: a re-analysis that moves a face gets a new crop, not a stale one.
+    x, y, w, h = (round(v) for v in box)
+    return cache_dir / f"v{_VERSION}" / "face" / content_hash[:2] / f"{content_hash}-{x}-{y}-{w}-{h}.jpg"
+
+
+def face_crop(rgb: np.ndarray, box: list[float] | tuple[float, ...], scale: float) -> np.ndarray:
+    """A square crop around ``box`` (photo pixels; ``scale`` = rgb pixels per photo pixel), clipped to the image."""
+    x, y, w, h = (v * scale for v in box)
+    side = max(w, h) * _FACE_MARGIN
+    cx, cy = x + w / 2, y + h / 2
+    height, width = rgb.shape[:2]
+    x0, y0 = max(0, int(cx - side / 2)), max(0, int(cy - side / 2))
+    x1, y1 = min(width, int(cx + side / 2)), min(height, int(cy + side / 2))
+    return rgb[y0:max(y1, y0 + 1), x0:max(x1, x0 + 1)]
+
+
+def save_face_thumbnails(cache_dir: Path, content_hash: str, rgb: np.ndarray, original_width: int,
+                         boxes: list[list[float]]) -> None:
+    """During a scan: each face's crop from the pixels already decoded for analysis (no second decode)."""
+    scale = rgb.shape[1] / original_width
+    for box in boxes:
+        target = face_thumbnail_path(cache_dir, content_hash, box)
+        if not target.is_file():
+            save_thumbnail(face_crop(rgb, box, scale), target, FACE_SIDE)
+
+
+class FaceThumbnailCache(ThumbnailCache):
+    """Face crops for the People pages, made from the photo when the scan did not leave one."""
+
+    def face_etag(self, content_hash: str, box: list[float]) -> str:
+        return f"{face_thumbnail_path(self.cache_dir, content_hash, box).stem[:40]}-{_VERSION}"
+
+    def get_face(self, source: Path, content_hash: str, box: list[float], photo_width: int) -> Thumbnail | ReadFailure:
+        target = face_thumbnail_path(self.cache_dir, content_hash, box)
+        etag = self.face_etag(content_hash, box)
+        if target.is_file():
+            return Thumbnail(target, etag)
+        with self._lock_for(target.name):
+            if not target.is_file():
+                try:
+                    data = source.read_bytes()
+                except OSError as exc:
+                    return ReadFailure("error", "unreadable", exc.strerror or str(exc))
+                decoded = read_photo(data, ReadOptions(analysis_size=1024, max_pixels=self.max_pixels))
+                if isinstance(decoded, ReadFailure):
+                    return decoded
+                save_thumbnail(face_crop(decoded.rgb, box, decoded.rgb.shape[1] / (photo_width or decoded.width)),
+                               target, FACE_SIDE)
+        return Thumbnail(target, etag)

@@ -25,6 +25,7 @@ from watchdog.observers import Observer
 from watchdog.observers.api import BaseObserver
 from watchdog.observers.polling import PollingObserver
 
+from plugin.people.service import cluster_faces
 from plugin.scan import Scanner, ScanSummary
 from plugin.sources.local import library_relpath
 
@@ -136,6 +137,8 @@ class Watcher:
         self._scan_lock = threading.Lock()  # one scan at a time: they share one database writer
         self._observers: list[BaseObserver] = []
         self.scheduler = BlockingScheduler()
+        # New faces since the last re-clustering: the scheduled job only works when there are some.
+        self.faces_dirty = False
 
     def _observer(self) -> BaseObserver:
         if self.polling:
@@ -176,14 +179,35 @@ class Watcher:
                 return False
         for path in summary.still_changing:
             self.tracker.touched(path)
+        if summary.new_faces or summary.gone:
+            self.faces_dirty = True
         if self.on_scan and (summary.processed or summary.moved or summary.gone):
             self.on_scan(summary)
         return True
+
+    def cluster_faces(self) -> None:
+        """The scheduled re-clustering of faces into people (only when faces came or went since the last)."""
+        if not self.faces_dirty:
+            return
+        settings = self.scanner.settings
+        with self._scan_lock:
+            self.faces_dirty = False
+            try:
+                cluster_faces(self.scanner.sessions, settings.faces, self.scanner.options.face_models.embed_model)
+            except Exception:  # tried again at the next interval
+                self.faces_dirty = True
+                log.exception("re-clustering faces failed")
+        self.scanner.assigner.forget()  # new people: the next scan loads their representative vectors
 
     def run(self, initial_scan: bool = True) -> None:
         self.start_observers()
         if initial_scan:
             self.full_rescan()
+            self.cluster_faces()
+        interval = self.scanner.settings.faces.cluster_interval_min
+        if interval > 0:
+            self.scheduler.add_job(self.cluster_faces, "interval", minutes=interval, id="faces",
+                                   max_instances=1, coalesce=True)
         self.scheduler.add_job(self.process_pending, "interval", seconds=SETTLE_CHECK_INTERVAL_S,
                                id="settle", max_instances=1, coalesce=True)
         if self.rescan_interval_min > 0:

@@ -10,8 +10,10 @@ import time
 from pathlib import Path
 
 from models.fetch import ModelState, ModelStatus, ProgressHook, load_manifest, resolve
+from plugin.analyzers.faces import FaceModels
 from plugin.analyzers.objects import ModelRef
 from plugin.config import Settings
+from plugin.inference.faces import find_insightface_model
 from plugin.inference.runtime import RuntimeOptions
 
 log = logging.getLogger(__name__)
@@ -58,9 +60,12 @@ def model_status(name: str, settings: Settings, allow_download: bool | None = No
     return status
 
 
-def resolve_model(name: str, settings: Settings) -> ModelRef:
-    """The model file for ``name``, or a reference that says why there is none. Never raises."""
-    if importlib.util.find_spec("onnxruntime") is None:
+def resolve_model(name: str, settings: Settings, needs_onnxruntime: bool = True) -> ModelRef:
+    """The model file for ``name``, or a reference that says why there is none. Never raises.
+
+    ``needs_onnxruntime`` is False for models OpenCV runs itself (YuNet through cv2.FaceDetectorYN).
+    """
+    if needs_onnxruntime and importlib.util.find_spec("onnxruntime") is None:
         return ModelRef(name, None, problem="onnxruntime is not installed (pip install 'piccl[cpu]' or 'piccl[gpu]')")
     try:
         status = model_status(name, settings)
@@ -72,3 +77,21 @@ def resolve_model(name: str, settings: Settings) -> ModelRef:
     if status.state is ModelState.CORRUPT:
         log.warning("model %s: %s", name, problem)
     return ModelRef(name, None, problem=problem)
+
+
+def resolve_face_models(settings: Settings) -> FaceModels:
+    """YuNet and the chosen embedding backend's model (an InsightFace pack is looked for, never downloaded)."""
+    detector = resolve_model("yunet", settings, needs_onnxruntime=False)
+    kind = settings.faces.embedder
+    if kind == "mobilefacenet":
+        return FaceModels(detector, resolve_model("mobilefacenet", settings), kind)
+    name = f"insightface/{settings.faces.insightface_pack}"
+    if importlib.util.find_spec("insightface") is None:
+        return FaceModels(detector, ModelRef(name, None, problem="the insightface package is not installed "
+                                             "(pip install insightface)"), kind)
+    path = find_insightface_model(model_search_dirs(settings), settings.faces.insightface_pack)
+    if path is None:
+        return FaceModels(detector, ModelRef(name, None, problem=f"no w600k_*.onnx in a folder named "
+                                             f"{settings.faces.insightface_pack!r} in the models folder"), kind)
+    stat = path.stat()
+    return FaceModels(detector, ModelRef(name, str(path), f"{stat.st_size:x}{stat.st_mtime_ns:x}"), kind)

@@ -110,6 +110,9 @@ class Photo(Base):
     feature: Mapped[PhotoFeature | None] = relationship(
         back_populates="photo", cascade="all, delete-orphan", passive_deletes=True
     )
+    faces: Mapped[list[Face]] = relationship(
+        back_populates="photo", cascade="all, delete-orphan", passive_deletes=True, order_by="Face.idx"
+    )
 
     def set_decision(self, choice: str | None) -> None:
         """Record the user's decision ('keep' / 'trash'), or take it back with None."""
@@ -199,6 +202,97 @@ class PhotoFeature(Base):
     vector: Mapped[bytes] = mapped_column(LargeBinary)
 
     photo: Mapped[Photo] = relationship(back_populates="feature")
+
+
+class Person(Base):
+    """A person: a group of faces, named by the user or still unnamed (formed by re-clustering).
+
+    ``centroid`` is the person's representative vector (the normalised mean of its faces' embeddings,
+    confirmed faces counted twice), kept for fast assignment; :mod:`plugin.people` keeps it current.
+    """
+
+    __tablename__ = "people"
+    __table_args__ = (Index("ix_people_name", "name"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str | None] = mapped_column(String(128))
+    hidden: Mapped[bool] = mapped_column(default=False)
+    # 'cluster' (formed by re-clustering) or 'user' (made by a move to a new person).
+    origin: Mapped[str] = mapped_column(String(16), default="cluster")
+    embed_model: Mapped[str | None] = mapped_column(String(64))
+    centroid: Mapped[bytes | None] = mapped_column(LargeBinary)
+    face_count: Mapped[int] = mapped_column(Integer, default=0)
+    photo_count: Mapped[int] = mapped_column(Integer, default=0)
+    cover_face_id: Mapped[int | None] = mapped_column(
+        ForeignKey("faces.id", ondelete="SET NULL", use_alter=True, name="fk_people_cover_face"))
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
+
+    faces: Mapped[list[Face]] = relationship(back_populates="person", foreign_keys="Face.person_id")
+
+    @property
+    def user_touched(self) -> bool:
+        """Named, or made by the user: re-clustering never merges such a person into another."""
+        return bool(self.name) or self.origin == "user"
+
+
+class Face(Base):
+    """One face found in a photo: where (upright photo pixels), how sure, how sharp, its embedding, whose.
+
+    ``confirmed`` is set only by the user (named, moved, kept): a confirmed face never moves by itself and
+    anchors its person. ``quality`` says whether re-clustering may use it ('ok') or it is too small or too
+    blurry to judge ('small', 'blurry'); ``not_a_face`` is the user's word that the detection is wrong.
+    """
+
+    __tablename__ = "faces"
+    __table_args__ = (
+        Index("ix_faces_photo", "photo_id"),
+        Index("ix_faces_person", "person_id"),
+        Index("ix_faces_unassigned", "person_id", "quality", "not_a_face"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    photo_id: Mapped[int] = mapped_column(ForeignKey("photos.id", ondelete="CASCADE"))
+    idx: Mapped[int] = mapped_column(Integer)  # order in the photo (highest detector score first)
+    x: Mapped[float] = mapped_column(Float)
+    y: Mapped[float] = mapped_column(Float)
+    w: Mapped[float] = mapped_column(Float)
+    h: Mapped[float] = mapped_column(Float)
+    landmarks: Mapped[list[Any]] = mapped_column(JSON, default=list)  # 5 x [x, y], upright photo pixels
+    score: Mapped[float] = mapped_column(Float)
+    sharpness: Mapped[float] = mapped_column(Float, default=0.0)
+    quality: Mapped[str] = mapped_column(String(8), default="ok")  # ok | small | blurry
+    embed_model: Mapped[str | None] = mapped_column(String(64))
+    embedding: Mapped[bytes | None] = mapped_column(LargeBinary)  # float16, L2-normalised
+    person_id: Mapped[int | None] = mapped_column(ForeignKey("people.id", ondelete="SET NULL"))
+    confirmed: Mapped[bool] = mapped_column(default=False)
+    # How the face got its person: 'auto' (assignment), 'cluster' (re-clustering) or 'user'.
+    assigned_by: Mapped[str | None] = mapped_column(String(8))
+    not_a_face: Mapped[bool] = mapped_column(default=False)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+    photo: Mapped[Photo] = relationship(back_populates="faces")
+    person: Mapped[Person | None] = relationship(back_populates="faces", foreign_keys=[person_id])
+    rejections: Mapped[list[FaceRejection]] = relationship(
+        back_populates="face", cascade="all, delete-orphan", passive_deletes=True)
+
+    @property
+    def box(self) -> list[float]:
+        return [self.x, self.y, self.w, self.h]
+
+
+class FaceRejection(Base):
+    """The user said: this face is not this person. Assignment and re-clustering never put it back."""
+
+    __tablename__ = "face_rejections"
+    __table_args__ = (UniqueConstraint("face_id", "person_id", name="uq_face_rejections_face_person"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    face_id: Mapped[int] = mapped_column(ForeignKey("faces.id", ondelete="CASCADE"))
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"))
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+    face: Mapped[Face] = relationship(back_populates="rejections")
 
 
 class Decision(Base):

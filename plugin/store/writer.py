@@ -5,8 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 
 from plugin.analysis import PhotoOutcome
+from plugin.people.service import sync_faces
 from plugin.recommend import REASON_BY_ANALYZER, Advice, Verdict, advise
-from plugin.store.models import Analysis, Photo, PhotoFeature, PhotoTag, Recommendation, utcnow
+from plugin.store.models import Analysis, Face, Photo, PhotoFeature, PhotoTag, Recommendation, utcnow
 from plugin.tagging import tags_by_class
 
 # Failures that say nothing about the file's content (it was not, or not fully, read): the photo
@@ -31,8 +32,11 @@ def file_time(mtime_ns: int) -> tuple[datetime, int | None]:
     return local.replace(tzinfo=None, microsecond=0), minutes
 
 
-def store_outcome(photo: Photo, outcome: PhotoOutcome, wanted: dict[str, str]) -> None:
-    """Write ``outcome`` onto ``photo`` (a new or loaded row, analyses and recommendation loaded)."""
+def store_outcome(photo: Photo, outcome: PhotoOutcome, wanted: dict[str, str]) -> list[Face]:
+    """Write ``outcome`` onto ``photo`` (a new or loaded row, analyses and recommendation loaded).
+
+    Returns the faces found for the first time (for assignment to people once they have ids).
+    """
     content_changed = bool(photo.content_hash and outcome.content_hash and photo.content_hash != outcome.content_hash)
     photo.size, photo.mtime_ns = outcome.size, outcome.mtime_ns
     photo.gone_at = None
@@ -43,14 +47,15 @@ def store_outcome(photo: Photo, outcome: PhotoOutcome, wanted: dict[str, str]) -
         photo.error_detail = outcome.failure.detail[:2000]
         if outcome.content_hash is None and photo.id is not None:
             # Not read at all (an I/O error, a timeout): what we knew of the content still holds.
-            return
+            return []
         photo.content_hash = outcome.content_hash
         # Analyses of what the file used to contain say nothing about what it is now.
         photo.analyses.clear()
         photo.recommendations.clear()
         photo.tags.clear()
         photo.feature = None
-        return
+        photo.faces.clear()
+        return []
 
     facts = outcome.facts
     assert facts is not None
@@ -75,7 +80,10 @@ def store_outcome(photo: Photo, outcome: PhotoOutcome, wanted: dict[str, str]) -
         # A partial re-run (one analyzer's settings changed) met new content: the others are stale now.
         for stale in [a for a in photo.analyses if a.analyzer not in ran]:
             photo.analyses.remove(stale)
+        if "faces" not in ran:
+            photo.faces.clear()
     current = {a.analyzer: a for a in photo.analyses}
+    new_faces: list[Face] = []
     for result in outcome.results:
         row = current.get(result.analyzer)
         if row is None:
@@ -86,7 +94,9 @@ def store_outcome(photo: Photo, outcome: PhotoOutcome, wanted: dict[str, str]) -
         row.params = wanted.get(result.analyzer, f"{result.version}|").split("|", 1)[1]
         row.evidence = result.evidence
         row.created_at = utcnow()
-        if result.vector is not None:
+        if result.analyzer == "faces":
+            new_faces = sync_faces(photo, result)
+        elif result.vector is not None:
             store_feature(photo, result.analyzer, result.vector)
     if "scene" in ran and not any(r.vector for r in outcome.results if r.analyzer == "scene"):
         photo.feature = None  # the classifier is gone (not installed): its old vector no longer matches
@@ -95,6 +105,7 @@ def store_outcome(photo: Photo, outcome: PhotoOutcome, wanted: dict[str, str]) -
 
     sync_recommendations(photo, advise([Verdict(a.analyzer, a.flagged, a.score, a.evidence)
                                         for a in current.values()]))
+    return new_faces
 
 
 def sync_recommendations(photo: Photo, advice: list[Advice]) -> None:
