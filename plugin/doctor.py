@@ -14,7 +14,7 @@ from sqlalchemy import func, select, text
 
 from models.fetch import ModelState, load_manifest, locate
 from plugin.config import Settings
-from plugin.inference.models import model_search_dirs, runtime_options
+from plugin.inference.models import model_search_dirs, resolve_face_models, runtime_options
 from plugin.inference.runtime import choose_providers
 from plugin.store.db import alembic_config, make_engine
 from plugin.store.models import Photo
@@ -30,7 +30,9 @@ class Check:
 
 
 # Which analyzers each model serves (what a missing file turns off).
-ANALYZERS_BY_MODEL: dict[str, tuple[str, ...]] = {"yolox_nano": ("objects", "scene"), "efficientnet_lite0": ("scene",)}
+ANALYZERS_BY_MODEL: dict[str, tuple[str, ...]] = {
+    "yolox_nano": ("objects", "scene"), "efficientnet_lite0": ("scene",), "yunet": ("faces",),
+    "mobilefacenet": ("faces: grouping into people",)}
 
 
 def run_checks(settings: Settings) -> list[Check]:
@@ -175,4 +177,9 @@ def _check_models(settings: Settings) -> list[Check]:
                                 f"{spec.name}: not installed, so '{users}' will report 'model not installed' "
                                 f"({spec.purpose}); looked in {', '.join(str(d) for d in dirs)}; place "
                                 f"{spec.file} there (source: {spec.source})"))
+    if settings.faces.embedder == "insightface":
+        embedder = resolve_face_models(settings).embedder
+        checks.append(Check("models", "ok", f"faces: InsightFace {embedder.path}") if embedder.path else
+                      Check("models", "warn", f"faces: embedder 'insightface' chosen but {embedder.problem}; "
+                            "faces will be found but not grouped"))
     return checks

@@ -15,7 +15,7 @@ from typing import Any, TextIO
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
-from plugin.store.models import Analysis, Library, Photo
+from plugin.store.models import Analysis, Face, Library, Photo
 
 
 def photo_record(photo: Photo, library: Library) -> dict[str, Any]:
@@ -67,7 +67,29 @@ def photo_record(photo: Photo, library: Library) -> dict[str, Any]:
         },
         "decision": photo.decision.decision if photo.decision else None,
         **vision_record(analyses.get("objects"), analyses.get("scene")),
+        "faces": faces_record(photo, analyses.get("faces")),
     }
+
+
+def faces_record(photo: Photo, analysis: Analysis | None) -> list[dict[str, Any]] | dict[str, str] | None:
+    """Each face (not those the user said are not faces): box in upright photo pixels, person, confirmed.
+
+    None when faces were not analysed, a ``not_installed`` (or ``error``) note when there is no result.
+    """
+    if analysis is None:
+        return None
+    if (problem := _problem(analysis)) is not None:
+        return problem
+    return [{
+        "box": [round(f.x, 1), round(f.y, 1), round(f.w, 1), round(f.h, 1)],
+        "landmarks": f.landmarks,
+        "score": f.score,
+        "sharpness": f.sharpness,
+        "quality": f.quality,
+        "person_id": f.person_id,
+        "person_name": f.person.name if f.person is not None else None,
+        "confirmed": f.confirmed,
+    } for f in photo.faces if not f.not_a_face]
 
 
 def _problem(analysis: Analysis) -> dict[str, str] | None:
@@ -101,7 +123,8 @@ def vision_record(objects: Analysis | None, scene: Analysis | None) -> dict[str,
 def iter_records(session: Session, include_gone: bool = False) -> Iterator[dict[str, Any]]:
     query = (
         select(Photo, Library).join(Library)
-        .options(selectinload(Photo.analyses), selectinload(Photo.recommendations), selectinload(Photo.decision))
+        .options(selectinload(Photo.analyses), selectinload(Photo.recommendations), selectinload(Photo.decision),
+                 selectinload(Photo.faces).joinedload(Face.person))
         .order_by(Library.root, Photo.relpath)
     )
     if not include_gone:

@@ -41,7 +41,7 @@ from plugin.analysis import (
     options_from_settings,
 )
 from plugin.config import Settings
-from plugin.people.service import Assigner
+from plugin.people.service import Assigner, FaceChanges, refresh_people
 from plugin.reading.decode import ReadFailure
 from plugin.sources.local import FileEntry, Listing, iter_paths_in_library, list_library
 from plugin.store.lock import library_lock
@@ -443,13 +443,13 @@ class Scanner:
                     .options(selectinload(Photo.analyses), selectinload(Photo.recommendations),
                              selectinload(Photo.tags), selectinload(Photo.feature), selectinload(Photo.faces)))
             }
-            new_faces = []
+            faces = FaceChanges()
             for outcome in outcomes:
                 photo = existing.get(outcome.task.relpath)
                 if photo is None:
                     photo = Photo(library_id=library_id, relpath=outcome.task.relpath)
                     session.add(photo)
-                new_faces += store_outcome(photo, outcome, self.wanted)
+                faces += store_outcome(photo, outcome, self.wanted)
                 if photo.status == "ok":
                     tally.ok += 1
                 elif photo.status == "error":
@@ -457,9 +457,12 @@ class Scanner:
                 else:
                     tally.skipped[photo.error_reason or "unknown"] += 1
                 tally.flagged.update(r.reason for r in photo.recommendations)
-            if new_faces:
-                tally.new_faces += len(new_faces)
-                tally.faces_assigned += self.assigner.assign(session, new_faces)
+            if faces.new:
+                tally.new_faces += len(faces.new)
+                tally.faces_assigned += self.assigner.assign(session, faces.new)
+            if faces.people:
+                session.flush()
+                refresh_people(session, faces.people)
             session.commit()
         # Counted only once the batch is in the database.
         summary.ok += tally.ok

@@ -154,7 +154,8 @@ class FaceThumbnailCache(ThumbnailCache):
     """Face crops for the People pages, made from the photo when the scan did not leave one."""
 
     def face_etag(self, content_hash: str, box: list[float]) -> str:
-        return f"{face_thumbnail_path(self.cache_dir, content_hash, box).stem[:40]}-{_VERSION}"
+        x, y, w, h = (round(v) for v in box)
+        return f"{content_hash[:20]}-{x}-{y}-{w}-{h}-{_VERSION}"
 
     def get_face(self, source: Path, content_hash: str, box: list[float], photo_width: int) -> Thumbnail | ReadFailure:
         target = face_thumbnail_path(self.cache_dir, content_hash, box)
@@ -164,6 +165,8 @@ class FaceThumbnailCache(ThumbnailCache):
         with self._lock_for(target.name):
             if not target.is_file():
                 try:
+                    if source.stat().st_size > self.max_file_bytes:
+                        return ReadFailure("skipped", "too_large", "larger than max_file_bytes")
                     data = source.read_bytes()
                 except OSError as exc:
                     return ReadFailure("error", "unreadable", exc.strerror or str(exc))

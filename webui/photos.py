@@ -22,7 +22,7 @@ from plugin.reading.decode import ReadFailure
 from plugin.reading.exif import ExifFacts, read_exif
 from plugin.recommend import REASONS
 from plugin.store.models import Photo
-from plugin.thumbnails import SIZES
+from plugin.thumbnails import SIZES, Thumbnail
 from plugin.trash import UnsafePath, inside_library
 from webui import queries
 from webui.extensions import db, services
@@ -89,6 +89,7 @@ def view(photo_id: int) -> ResponseReturnValue:
     return render_template(
         "photo.html", photo=photo, reason=reason, before=before, after=after, recommendations=recommendations,
         analyses=analyses, contents=queries.photo_contents(analyses), exif=_exif(photo),
+        faces=queries.photo_faces(db(), photo),
         version=queries.version_of(photo.content_hash),
         entry=queries.trash_entry_of(db(), photo_id) if photo.trashed_at else None,
         name=photo.relpath.rpartition("/")[2])
@@ -143,11 +144,16 @@ def thumbnail(photo_id: int, size: str) -> ResponseReturnValue:
         abort(404)
     source = photo_file(photo) if photo.content_hash and photo.status == "ok" else None
     made = services().thumbnails.get(source, photo.content_hash, size) if source and photo.content_hash else None
+    return image_response(made, queries.version_of(photo.content_hash))
+
+
+def image_response(made: Thumbnail | ReadFailure | None, version: str) -> ResponseReturnValue:
+    """A cached JPEG with its ETag (the placeholder when there is none); a URL whose ?v= is ``version`` is
+    cached for good, since URLs carry the content version."""
     if made is None or isinstance(made, ReadFailure):
         return send_file(_placeholder(), mimetype="image/svg+xml", max_age=60)
     response = send_file(made.path, mimetype="image/jpeg", etag=made.etag, conditional=True, max_age=0)
-    # URLs carry the content version (?v=): a matching one may be cached for good.
-    versioned = request.args.get("v") == queries.version_of(photo.content_hash)
+    versioned = request.args.get("v") == version
     response.cache_control.private = True
     response.cache_control.no_cache = None
     response.cache_control.max_age = 31_536_000 if versioned else 3600

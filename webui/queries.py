@@ -12,14 +12,24 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import Select, and_, extract, func, or_, select
+from sqlalchemy import Select, and_, case, extract, func, or_, select
 from sqlalchemy.orm import Session, selectinload
 
 from plugin import search
 from plugin.inference.yolox import COCO_CLASSES
 from plugin.recommend import REASONS
 from plugin.scenes import SCENES
-from plugin.store.models import Analysis, Decision, Library, Photo, PhotoTag, Recommendation, TrashEntry
+from plugin.store.models import (
+    Analysis,
+    Decision,
+    Face,
+    Library,
+    Person,
+    Photo,
+    PhotoTag,
+    Recommendation,
+    TrashEntry,
+)
 from plugin.tagging import PICCL_TAGS
 
 T = TypeVar("T")
@@ -389,3 +399,166 @@ def trash_totals(session: Session, cutoff: datetime) -> dict[str, int]:
     all_n, all_bytes = totals()
     old_n, old_bytes = totals(TrashEntry.trashed_at <= cutoff)
     return {"all": all_n, "all_bytes": all_bytes, "expired": old_n, "expired_bytes": old_bytes}
+
+
+# -- people ---------------------------------------------------------------------------------------
+
+def face_version(content_hash: str | None, box: tuple[float, float, float, float]) -> str:
+    """Changes with the photo's content and the face's box: face crop URLs carry it, like thumbnails do."""
+    return "-".join([version_of(content_hash), *(str(round(v)) for v in box)])
+
+
+@dataclass(frozen=True, slots=True)
+class PersonCard:
+    person_id: int
+    name: str | None
+    photo_count: int
+    face_count: int
+    hidden: bool
+    cover_face_id: int | None
+    cover_version: str
+
+
+def people_cards(session: Session, hidden: bool, offset: int, limit: int) -> tuple[list[PersonCard], int | None]:
+    """One page of the People grid in the order of :func:`plugin.people.service.list_people`: unnamed people
+    first, most photos first (the ones worth naming), then named ones by name; hidden ones only when ``hidden``.
+
+    One query: the counts and the cover face are columns of the person, the cover's box and photo a join away.
+    """
+    query = (select(Person.id, Person.name, Person.photo_count, Person.face_count, Person.hidden,
+                    Person.cover_face_id, Photo.content_hash, Face.x, Face.y, Face.w, Face.h)
+             .outerjoin(Face, Face.id == Person.cover_face_id).outerjoin(Photo, Photo.id == Face.photo_id)
+             .where(Person.hidden.is_(hidden))
+             .order_by(Person.name.is_not(None), func.lower(Person.name), Person.photo_count.desc(), Person.id)
+             .offset(offset).limit(limit + 1))
+    rows = session.execute(query).all()
+    cards = [PersonCard(pid, name, photos, faces, bool(is_hidden), cover,
+                        face_version(h, (x, y, w, hh)) if cover is not None else "")
+             for pid, name, photos, faces, is_hidden, cover, h, x, y, w, hh in rows[:limit]]
+    return cards, (offset + limit if len(rows) > limit else None)
+
+
+def hidden_people_count(session: Session) -> int:
+    return int(session.scalar(select(func.count()).select_from(Person).where(Person.hidden.is_(True))) or 0)
+
+
+def people_names(session: Session) -> list[str]:
+    """Every named person's name, for the name pickers (a household names dozens, not thousands)."""
+    names = session.scalars(select(Person.name).where(Person.name.is_not(None)).distinct())
+    return sorted((n for n in names if n), key=str.lower)
+
+
+def person_photo_page(session: Session, person_id: int, cursor: int | None, limit: int) -> Page:
+    """The photos with a face of the person, newest first (undated ones last), like a tag's grid."""
+    with_person = select(Face.photo_id).where(Face.person_id == person_id, Face.not_a_face.is_(False))
+    query = select(Photo.id, Photo.relpath, Photo.content_hash, Photo.taken_at).where(
+        Photo.id.in_(with_person), _present())
+    if cursor is not None:
+        found = session.execute(select(Photo.id, Photo.taken_at).where(Photo.id == cursor)).first()
+        if found is not None and found.taken_at is None:
+            query = query.where(Photo.taken_at.is_(None), Photo.id < cursor)
+        elif found is not None:
+            last = found.taken_at
+            query = query.where(or_(Photo.taken_at < last, and_(Photo.taken_at == last, Photo.id < cursor),
+                                    Photo.taken_at.is_(None)))
+    rows = session.execute(query.order_by(Photo.taken_at.desc().nulls_last(), Photo.id.desc())
+                           .limit(limit + 1)).all()
+    tiles = [Tile(pid, rel.rpartition("/")[2], version_of(h),
+                  taken.strftime("%d %b %Y") if taken else rel.rpartition("/")[2])
+             for pid, rel, h, taken in rows[:limit]]
+    return Page(tiles, tiles[-1].photo_id if len(rows) > limit else None)
+
+
+@dataclass(frozen=True, slots=True)
+class FaceTile:
+    face_id: int
+    photo_id: int
+    version: str
+    confirmed: bool
+    quality: str
+
+
+@dataclass(frozen=True, slots=True)
+class FacePage:
+    faces: list[FaceTile]
+    next_cursor: int | None
+
+
+def _face_page(session: Session, rank: Any, where: Any, cursor: int | None, limit: int) -> FacePage:
+    """Faces matching ``where`` of present photos, by ``rank`` (an expression of the face) then newest first."""
+    query = (select(Face.id, Face.photo_id, Photo.content_hash, Face.x, Face.y, Face.w, Face.h, Face.confirmed,
+                    Face.quality).join(Photo, Photo.id == Face.photo_id)
+             .where(where, Face.not_a_face.is_(False), _present()))
+    if cursor is not None:
+        last = session.scalar(select(rank).where(Face.id == cursor))
+        if last is not None:
+            query = query.where(or_(rank > last, and_(rank == last, Face.id < cursor)))
+    rows = session.execute(query.order_by(rank, Face.id.desc()).limit(limit + 1)).all()
+    faces = [FaceTile(fid, pid, face_version(h, (x, y, w, hh)), bool(confirmed), quality)
+             for fid, pid, h, x, y, w, hh, confirmed, quality in rows[:limit]]
+    return FacePage(faces, faces[-1].face_id if len(rows) > limit else None)
+
+
+def person_faces_page(session: Session, person_id: int, cursor: int | None, limit: int) -> FacePage:
+    """A person's faces, the ones piccl put there (still to check) before the confirmed ones."""
+    rank = case((Face.confirmed.is_(True), 1), else_=0)
+    return _face_page(session, rank, Face.person_id == person_id, cursor, limit)
+
+
+def unassigned_faces_page(session: Session, cursor: int | None, limit: int) -> FacePage:
+    """Faces in no one yet, those clear enough to group first (the small and blurry ones after)."""
+    rank = case((Face.quality == "ok", 0), else_=1)
+    return _face_page(session, rank, Face.person_id.is_(None), cursor, limit)
+
+
+def unassigned_count(session: Session) -> int:
+    def compute() -> int:
+        query = (select(func.count()).select_from(Face).join(Photo, Photo.id == Face.photo_id)
+                 .where(Face.person_id.is_(None), Face.not_a_face.is_(False), _present()))
+        return int(session.scalar(query) or 0)
+    return counts_cache.get("unassigned_faces", compute)
+
+
+def face_photo(session: Session, face_id: int) -> tuple[Face, Photo] | None:
+    """A face and its photo (with the library, to find the file), by the face's id."""
+    row = session.execute(select(Face, Photo).join(Photo, Photo.id == Face.photo_id).where(Face.id == face_id)
+                          .options(selectinload(Photo.library))).first()
+    return (row[0], row[1]) if row is not None else None
+
+
+@dataclass(frozen=True, slots=True)
+class FaceBox:
+    """A face on the photo page: where, in percent of the upright photo, and whose."""
+
+    face_id: int
+    person_id: int | None
+    name: str | None
+    left: float
+    top: float
+    width: float
+    height: float
+
+    @property
+    def label_above(self) -> bool:
+        """Near the bottom edge the name goes above the box, where it is not cut off."""
+        return self.top + self.height > 85
+
+    @property
+    def box(self) -> str:
+        return " ".join(f"{v:.2f}" for v in (self.left, self.top, self.width, self.height))
+
+
+def photo_faces(session: Session, photo: Photo) -> list[FaceBox]:
+    """The faces of ``photo`` (not those the user said are none), with their people's names, in the photo's order."""
+    if not photo.width or not photo.height:
+        return []
+    rows = session.execute(select(Face.id, Face.person_id, Person.name, Face.x, Face.y, Face.w, Face.h)
+                           .outerjoin(Person, Person.id == Face.person_id)
+                           .where(Face.photo_id == photo.id, Face.not_a_face.is_(False)).order_by(Face.idx)).all()
+    width, height = float(photo.width), float(photo.height)
+    boxes = []
+    for fid, pid, name, x, y, w, h in rows:
+        left, top = min(max(x / width * 100, 0.0), 100.0), min(max(y / height * 100, 0.0), 100.0)
+        boxes.append(FaceBox(fid, pid, name, left, top, min(w / width * 100, 100.0 - left),
+                             min(h / height * 100, 100.0 - top)))
+    return boxes

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
 from plugin.analyzers.base import AnalyzerResult
@@ -57,15 +57,36 @@ def _iou(a: Sequence[float], b: Sequence[float]) -> float:
 
 # --- storing a photo's faces ---------------------------------------------------------------------------------
 
-def sync_faces(photo: Photo, result: AnalyzerResult) -> list[Face]:
-    """Make ``photo``'s face rows those ``result`` found; returns the faces that are new.
+@dataclass(slots=True)
+class FaceChanges:
+    """What storing photos did to faces: new faces (to assign) and people who lost faces (to recount)."""
+
+    new: list[Face] = field(default_factory=list)
+    people: set[int] = field(default_factory=set)
+
+    def __iadd__(self, other: FaceChanges) -> FaceChanges:
+        self.new += other.new
+        self.people |= other.people
+        return self
+
+
+def drop_faces(photo: Photo, changes: FaceChanges, faces: Iterable[Face] | None = None) -> None:
+    """Remove ``faces`` (all of the photo's by default), noting whose they were."""
+    for row in list(photo.faces if faces is None else faces):
+        if row.person_id is not None:
+            changes.people.add(row.person_id)
+        photo.faces.remove(row)
+
+
+def sync_faces(photo: Photo, result: AnalyzerResult, changes: FaceChanges) -> None:
+    """Make ``photo``'s face rows those ``result`` found, noting new faces and people who lost one.
 
     A face found again (same place) keeps its row, so its person, confirmation and the user's rejections
     survive a re-analysis; a face no longer found goes, with what the user said about it.
     """
     found = result.evidence.get("faces")
     if found is None:  # not installed or failed: what was found before still stands
-        return []
+        return
     dim = int(result.evidence.get("dim") or 0)
     vectors: list[bytes | None] = [None] * len(found)
     if result.vector and dim:
@@ -85,16 +106,13 @@ def sync_faces(photo: Photo, result: AnalyzerResult) -> list[Face]:
             continue
         matched[n] = row
         used.add(id(row))
-    for row in old:
-        if id(row) not in used:
-            photo.faces.remove(row)
-    new_faces = []
+    drop_faces(photo, changes, [row for row in old if id(row) not in used])
     for n, face in enumerate(found):
         row = matched.get(n)
         if row is None:
             row = Face(confirmed=False, not_a_face=False)
             photo.faces.append(row)
-            new_faces.append(row)
+            changes.new.append(row)
         row.idx = n
         row.x, row.y, row.w, row.h = face["box"]
         row.landmarks, row.score = face["landmarks"], face["score"]
@@ -103,7 +121,6 @@ def sync_faces(photo: Photo, result: AnalyzerResult) -> list[Face]:
             row.embedding, row.embed_model = vectors[n], embed_model
         elif row.embed_model != embed_model:
             row.embedding, row.embed_model = None, None
-    return new_faces
 
 
 def face_is_groupable(face: Face, embed_model: str | None) -> bool:
@@ -175,14 +192,20 @@ def refresh_people(session: Session, person_ids: Iterable[int], delete_empty: bo
         chunk = ids[start:start + 500]
         rows = session.execute(
             select(Face.person_id, Face.id, Face.photo_id, Face.confirmed, Face.embedding, Face.embed_model,
-                   Face.score, Face.w, Face.h, Face.quality)
+                   Face.score, Face.w, Face.h, Face.quality,
+                   (Photo.gone_at.is_(None) & Photo.trashed_at.is_(None)).label("present"))
+            .join(Photo, Photo.id == Face.photo_id)
             .where(Face.person_id.in_(chunk), Face.not_a_face.is_(False))).all()
         by_person: dict[int, list[Any]] = defaultdict(list)
+        with_faces: set[int] = set()
         for row in rows:
-            by_person[row.person_id].append(row)
+            with_faces.add(row.person_id)
+            # Photos gone from the library or in piccl's trash do not count (they may come back).
+            if row.present:
+                by_person[row.person_id].append(row)
         for person in session.scalars(select(Person).where(Person.id.in_(chunk))):
             faces = by_person.get(person.id, [])
-            if not faces and delete_empty and not person.name:
+            if person.id not in with_faces and delete_empty and not person.name:
                 session.delete(person)
                 continue
             person.face_count = len(faces)
@@ -313,18 +336,19 @@ def recluster(session: Session, settings: FaceSettings, embed_model: str | None)
         face.assigned_by = "cluster" if pid is not None else None
         if pid is not None:
             report.assigned += 1
-    for members in new_clusters:
-        person = Person(origin="cluster", embed_model=embed_model)
-        session.add(person)
-        session.flush()
-        for i in members.tolist():
-            face = session.get(Face, int(face_ids[i]))
-            if face is not None and not face.confirmed:
-                face.person_id, face.assigned_by = person.id, "cluster"
-        touched.add(person.id)
-        report.new_people += 1
+    new_people = [Person(origin="cluster", embed_model=embed_model) for _ in new_clusters]
+    session.add_all(new_people)
+    session.flush()  # one flush for their ids, then one UPDATE per chunk of faces (not one round trip each)
+    rows = [{"id": int(face_ids[i]), "person_id": person.id, "assigned_by": "cluster"}
+            for person, members in zip(new_people, new_clusters, strict=True) for i in members.tolist()
+            if not confirmed[i]]
+    for start in range(0, len(rows), 5000):
+        session.execute(update(Face), rows[start:start + 5000])
+    touched.update(person.id for person in new_people)
+    report.new_people += len(new_people)
     session.flush()
-    refresh_people(session, touched)
+    # Everyone, not only the people touched: photos that went or came back since change counts too.
+    refresh_people(session, touched | set(session.scalars(select(Person.id))))
     session.flush()
     report.people_after = session.scalar(select(func.count()).select_from(Person)) or 0
     report.unassigned = session.scalar(
@@ -389,8 +413,12 @@ def merge_people(session: Session, source_ids: Iterable[int], target_id: int) ->
     if not sources:
         raise PeopleError("choose at least one other person to merge")
     source_ids_set = {p.id for p in sources}
+    rejected_target = set(session.scalars(select(FaceRejection.face_id).where(FaceRejection.person_id == target.id)))
     for face in session.scalars(select(Face).where(Face.person_id.in_(source_ids_set))):
-        face.person_id, face.assigned_by = target.id, "user"
+        if face.id in rejected_target:  # the user said "not the target" about this one: it waits unassigned
+            face.person_id, face.assigned_by, face.confirmed = None, None, False
+        else:
+            face.person_id, face.assigned_by = target.id, "user"
     # A face the user had said was not one of the sources may now be the target: the rejection stays with
     # the source, which goes; a rejection of the target stays.
     session.execute(delete(FaceRejection).where(FaceRejection.person_id.in_(source_ids_set)))
@@ -484,7 +512,7 @@ def hide_person(session: Session, person_id: int, hidden: bool = True) -> Person
 
 
 def list_people(session: Session, include_hidden: bool = False) -> list[Person]:
-    """Named people by name, then unnamed ones by size (the ones worth naming first)."""
+    """Unnamed people first, largest first (the ones worth naming), then named people by name."""
     query = select(Person)
     if not include_hidden:
         query = query.where(Person.hidden.is_(False))

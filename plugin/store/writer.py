@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 
 from plugin.analysis import PhotoOutcome
-from plugin.people.service import sync_faces
+from plugin.people.service import FaceChanges, drop_faces, sync_faces
 from plugin.recommend import REASON_BY_ANALYZER, Advice, Verdict, advise
-from plugin.store.models import Analysis, Face, Photo, PhotoFeature, PhotoTag, Recommendation, utcnow
+from plugin.store.models import Analysis, Photo, PhotoFeature, PhotoTag, Recommendation, utcnow
 from plugin.tagging import tags_by_class
 
 # Failures that say nothing about the file's content (it was not, or not fully, read): the photo
@@ -32,11 +32,13 @@ def file_time(mtime_ns: int) -> tuple[datetime, int | None]:
     return local.replace(tzinfo=None, microsecond=0), minutes
 
 
-def store_outcome(photo: Photo, outcome: PhotoOutcome, wanted: dict[str, str]) -> list[Face]:
+def store_outcome(photo: Photo, outcome: PhotoOutcome, wanted: dict[str, str]) -> FaceChanges:
     """Write ``outcome`` onto ``photo`` (a new or loaded row, analyses and recommendation loaded).
 
-    Returns the faces found for the first time (for assignment to people once they have ids).
+    Returns what happened to faces: the new ones (assigned to people once they have ids) and the people
+    who lost one (recounted).
     """
+    changes = FaceChanges()
     content_changed = bool(photo.content_hash and outcome.content_hash and photo.content_hash != outcome.content_hash)
     photo.size, photo.mtime_ns = outcome.size, outcome.mtime_ns
     photo.gone_at = None
@@ -47,15 +49,15 @@ def store_outcome(photo: Photo, outcome: PhotoOutcome, wanted: dict[str, str]) -
         photo.error_detail = outcome.failure.detail[:2000]
         if outcome.content_hash is None and photo.id is not None:
             # Not read at all (an I/O error, a timeout): what we knew of the content still holds.
-            return []
+            return changes
         photo.content_hash = outcome.content_hash
         # Analyses of what the file used to contain say nothing about what it is now.
         photo.analyses.clear()
         photo.recommendations.clear()
         photo.tags.clear()
         photo.feature = None
-        photo.faces.clear()
-        return []
+        drop_faces(photo, changes)
+        return changes
 
     facts = outcome.facts
     assert facts is not None
@@ -81,9 +83,8 @@ def store_outcome(photo: Photo, outcome: PhotoOutcome, wanted: dict[str, str]) -
         for stale in [a for a in photo.analyses if a.analyzer not in ran]:
             photo.analyses.remove(stale)
         if "faces" not in ran:
-            photo.faces.clear()
+            drop_faces(photo, changes)
     current = {a.analyzer: a for a in photo.analyses}
-    new_faces: list[Face] = []
     for result in outcome.results:
         row = current.get(result.analyzer)
         if row is None:
@@ -95,7 +96,7 @@ def store_outcome(photo: Photo, outcome: PhotoOutcome, wanted: dict[str, str]) -
         row.evidence = result.evidence
         row.created_at = utcnow()
         if result.analyzer == "faces":
-            new_faces = sync_faces(photo, result)
+            sync_faces(photo, result, changes)
         elif result.vector is not None:
             store_feature(photo, result.analyzer, result.vector)
     if "scene" in ran and not any(r.vector for r in outcome.results if r.analyzer == "scene"):
@@ -105,7 +106,7 @@ def store_outcome(photo: Photo, outcome: PhotoOutcome, wanted: dict[str, str]) -
 
     sync_recommendations(photo, advise([Verdict(a.analyzer, a.flagged, a.score, a.evidence)
                                         for a in current.values()]))
-    return new_faces
+    return changes
 
 
 def sync_recommendations(photo: Photo, advice: list[Advice]) -> None:

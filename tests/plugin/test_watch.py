@@ -90,3 +90,31 @@ def test_polling_watcher_picks_up_new_photos_and_deletions(
     finally:
         watcher.stop()
         thread.join(timeout=10)
+
+
+def test_the_watcher_reclusters_faces_on_its_schedule_only_when_faces_came(
+        tmp_path: Path, testdata: Path, models_dir: Path, settings_for, sessions: sessionmaker[Session]) -> None:  # type: ignore[no-untyped-def]
+    import shutil
+
+    from plugin.store.models import Person
+
+    # GIVEN a watcher over a library with four photos of one man
+    library = tmp_path / "photos"
+    library.mkdir()
+    source = testdata / "faces_face_recognition"
+    for n, name in enumerate(["obama-720p.jpg", "obama-480p.jpg", "knn_train/obama/obama.jpg",
+                              "knn_train/obama/obama2.jpg"]):
+        shutil.copy(source / name, library / f"{n}.jpg")
+    settings = settings_for(library)
+    watcher = Watcher(Scanner(settings, sessions), [library], polling=True, poll_interval_s=1, settle_s=0,
+                      rescan_interval_min=0, trash_dir_name=".piccl-trash")
+    # WHEN its first scan runs, then the scheduled re-clustering job
+    watcher.full_rescan()
+    assert watcher.faces_dirty
+    watcher.cluster_faces()
+    # THEN his faces form a person, and the job has nothing left to do until new faces come
+    with sessions() as session:
+        assert [p.face_count for p in session.scalars(select(Person))] == [4]
+    assert not watcher.faces_dirty
+    # AND its schedule holds the job at the configured interval
+    assert settings.faces.cluster_interval_min == 60

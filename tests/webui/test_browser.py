@@ -1,4 +1,5 @@
-"""The review UI in a real browser on a phone: log in, trash from the grid and from a photo page, undo both.
+"""The review UI in a real browser on a phone: log in, trash from the grid and from a photo page, undo both;
+name a person on the People page and find the name on their photo.
 
 Runs Debian's Chromium through Playwright against the app served by waitress, on a library scanned from
 real blurred photos ($PICCL_TESTDATA/blur_deblurgen). Screenshots land in $PICCL_SCREENSHOTS (or the
@@ -17,11 +18,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from plugin.config import Settings
+from plugin.people.service import refresh_people
 from plugin.scan import Scanner
-from plugin.store.models import Photo
+from plugin.store.models import Face, Person, Photo
 from webui import create_app
 from webui.extensions import limiter
 
@@ -241,6 +244,92 @@ def test_phone_user_trashes_and_undoes_from_the_grid_and_a_photo_page(
     page.goto(served.url + "/review/blurry")
     expect(blurry_count(page)).to_have_text(str(count))
     expect(page.locator(f'#grid .tile[data-id="{photo_id}"]')).to_have_count(1)
+
+    # THEN no page logged an error, threw, or broke its Content Security Policy
+    assert problems.errors == []
+
+
+def log_in(page: Any, url: str) -> None:
+    """Open ``url``, which asks for the login first, and log in through the form."""
+    from playwright.sync_api import expect
+
+    page.goto(url)
+    expect(page).to_have_url(re.compile(r"/login"))
+    page.wait_for_load_state("networkidle")
+    login = page.locator("form.login")
+    login.get_by_label("Name").fill("piccl")
+    login.get_by_label("Password").fill(PASSWORD)
+    login.get_by_role("button", name="Log in").tap()
+    expect(page, "logging in through the form failed").not_to_have_url(re.compile(r"/login"))
+
+
+def test_phone_user_names_a_person_and_finds_the_name_on_their_photo(
+        served: Served, phone: tuple[Any, Problems], screenshots: Path) -> None:
+    from playwright.sync_api import expect
+
+    page, problems = phone
+    # GIVEN a face that piccl grouped into a person not named yet, on one of the photos
+    with served.sessions() as session:
+        photo = session.scalars(select(Photo).where(Photo.status == "ok", Photo.width.is_not(None))
+                                .order_by(Photo.id)).first()
+        assert photo is not None
+        person = Person()
+        session.add(person)
+        session.flush()
+        width, height = photo.width or 0, photo.height or 0
+        session.add(Face(photo_id=photo.id, idx=99, x=width * 0.3, y=height * 0.25, w=width * 0.2, h=height * 0.3,
+                         score=0.9, person_id=person.id))
+        session.flush()
+        refresh_people(session, [person.id])
+        session.commit()
+        photo_id, person_id = photo.id, person.id
+
+    # WHEN the user logs in on a phone and opens People from the menu
+    log_in(page, served.url + "/people/")
+    expect(page).to_have_url(re.compile(r"/people/$"))
+    page.locator(".top nav a", has_text="People").tap()
+    # THEN the person's card shows their face and asks for a name
+    card = page.locator(f'.person-card[data-person="{person_id}"]')
+    expect(card.locator("img")).to_have_js_property("complete", True)
+    assert card.locator("img").evaluate("img => img.naturalWidth") > 0
+    expect(card.locator("figcaption")).to_have_text("Unnamed — name them")
+    expect(card.locator(".n")).to_have_text("1 photo")
+    field = card.get_by_label("Name this person")
+    snap(page, screenshots, "people-01-people")
+
+    # WHEN they type a name and save
+    field.fill("Grandma Rose")
+    card.get_by_role("button", name="Save").tap()
+    # THEN the People page says so and the card carries the name
+    expect(page.locator(".flash")).to_contain_text("Named Grandma Rose.")
+    expect(card.locator(".who")).to_have_text("Grandma Rose")
+
+    # WHEN they open the person, then the photo from the person's grid
+    card.locator("a").first.tap()
+    expect(page).to_have_url(re.compile(rf"/people/{person_id}$"))
+    expect(page.get_by_label("Name")).to_have_value("Grandma Rose")
+    tile = page.locator(f'.grid .tile[data-id="{photo_id}"]')
+    expect(tile.locator("img")).to_have_js_property("complete", True)
+    snap(page, screenshots, "people-02-person")
+    tile.locator("a").tap()
+    # THEN the photo page draws a box over the face, labelled with the name, and names her under the photo
+    expect(page).to_have_url(re.compile(rf"/photos/{photo_id}$"))
+    image = page.locator("#viewer img")
+    expect(image).to_have_js_property("complete", True)
+    box = page.locator(".facebox", has_text="Grandma Rose")
+    expect(box).to_be_visible()
+    expect(page.locator(".people-line")).to_contain_text("Grandma Rose")
+    # AND the box sits where the face is on the displayed image (within two pixels)
+    shown, drawn = image.bounding_box(), box.bounding_box()
+    assert shown and drawn
+    for got, want in ((drawn["x"], shown["x"] + 0.3 * shown["width"]),
+                      (drawn["y"], shown["y"] + 0.25 * shown["height"]),
+                      (drawn["width"], 0.2 * shown["width"]), (drawn["height"], 0.3 * shown["height"])):
+        assert abs(got - want) <= 2, (drawn, shown)
+    snap(page, screenshots, "people-03-photo")
+    # AND its label leads back to her page
+    box.tap()
+    expect(page).to_have_url(re.compile(rf"/people/{person_id}$"))
 
     # THEN no page logged an error, threw, or broke its Content Security Policy
     assert problems.errors == []
