@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
+from typing import Any
 
 import click
 from rich.console import Console
@@ -11,6 +13,7 @@ from rich.table import Table
 from plugin.config import Settings
 from plugin.people.service import PeopleError, cluster_faces, hide_person, list_people, merge_people, name_person
 from plugin.store.db import open_database
+from plugin.store.models import Person
 
 
 def _settings(ctx: click.Context) -> Settings:
@@ -53,7 +56,7 @@ def people_list(ctx: click.Context, include_hidden: bool, as_json: bool) -> None
     Console().print(table)
 
 
-def _apply(ctx: click.Context, action: str, fn, *args) -> None:  # type: ignore[no-untyped-def]
+def _apply(ctx: click.Context, action: str, fn: Callable[..., Person], *args: Any) -> None:
     sessions = open_database(_settings(ctx).resolved_database_url)
     with sessions() as session:
         try:

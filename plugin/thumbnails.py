@@ -10,6 +10,7 @@ import io
 import os
 import tempfile
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,7 +18,7 @@ import cv2
 import numpy as np
 from PIL import Image
 
-from plugin.reading.decode import ReadFailure, ReadOptions, read_photo
+from plugin.reading.decode import DecodedPhoto, ReadFailure, ReadOptions, read_photo
 
 # Long side in pixels: 'sm' fills a grid tile on a 3x phone screen, 'lg' a phone or laptop screen.
 SIZES: dict[str, int] = {"sm": 360, "lg": 1600}
@@ -86,15 +87,28 @@ class ThumbnailCache:
         """The thumbnail of ``source`` (whose content hash is ``content_hash``), made if not cached yet."""
         if size not in SIZES:
             raise ValueError(f"unknown thumbnail size {size!r}")
-        target = self.cached_path(content_hash, size)
+        long_side = SIZES[size]
+
+        def make(target: Path) -> ReadFailure | None:
+            decoded = self._decode(source, ReadOptions(analysis_size=long_side, max_pixels=self.max_pixels,
+                                                       heic_thumbnail_min_side=long_side))
+            if isinstance(decoded, ReadFailure):
+                return decoded
+            save_thumbnail(decoded.rgb, target, long_side)
+            return None
+
+        return self._cached(self.cached_path(content_hash, size), self.etag(content_hash, size), make)
+
+    def _cached(self, target: Path, etag: str, make: Callable[[Path], ReadFailure | None]) -> Thumbnail | ReadFailure:
+        """``target`` if cached, else made once by ``make`` (concurrent requests for it wait for the first)."""
         if target.is_file():
-            return Thumbnail(target, self.etag(content_hash, size))
-        with self._lock_for(target.name + size):
+            return Thumbnail(target, etag)
+        with self._lock_for(str(target)):
             if not target.is_file():  # another request may have made it while this one waited
-                problem = self._make(source, target, SIZES[size])
+                problem = make(target)
                 if problem is not None:
                     return problem
-        return Thumbnail(target, self.etag(content_hash, size))
+        return Thumbnail(target, etag)
 
     def _lock_for(self, key: str) -> threading.Lock:
         with self._locks_guard:
@@ -102,19 +116,14 @@ class ThumbnailCache:
                 self._locks = {k: v for k, v in self._locks.items() if v.locked()}
             return self._locks.setdefault(key, threading.Lock())
 
-    def _make(self, source: Path, target: Path, long_side: int) -> ReadFailure | None:
+    def _decode(self, source: Path, options: ReadOptions) -> DecodedPhoto | ReadFailure:
         try:
             if source.stat().st_size > self.max_file_bytes:
                 return ReadFailure("skipped", "too_large", "larger than max_file_bytes")
             data = source.read_bytes()
         except OSError as exc:
             return ReadFailure("error", "unreadable", exc.strerror or str(exc))
-        decoded = read_photo(data, ReadOptions(analysis_size=long_side, max_pixels=self.max_pixels,
-                                               heic_thumbnail_min_side=long_side))
-        if isinstance(decoded, ReadFailure):
-            return decoded
-        save_thumbnail(decoded.rgb, target, long_side)
-        return None
+        return read_photo(data, options)
 
 
 # --- face thumbnails (People pages) --------------------------------------------------------------------------
@@ -158,21 +167,13 @@ class FaceThumbnailCache(ThumbnailCache):
         return f"{content_hash[:20]}-{x}-{y}-{w}-{h}-{_VERSION}"
 
     def get_face(self, source: Path, content_hash: str, box: list[float], photo_width: int) -> Thumbnail | ReadFailure:
-        target = face_thumbnail_path(self.cache_dir, content_hash, box)
-        etag = self.face_etag(content_hash, box)
-        if target.is_file():
-            return Thumbnail(target, etag)
-        with self._lock_for(target.name):
-            if not target.is_file():
-                try:
-                    if source.stat().st_size > self.max_file_bytes:
-                        return ReadFailure("skipped", "too_large", "larger than max_file_bytes")
-                    data = source.read_bytes()
-                except OSError as exc:
-                    return ReadFailure("error", "unreadable", exc.strerror or str(exc))
-                decoded = read_photo(data, ReadOptions(analysis_size=1024, max_pixels=self.max_pixels))
-                if isinstance(decoded, ReadFailure):
-                    return decoded
-                save_thumbnail(face_crop(decoded.rgb, box, decoded.rgb.shape[1] / (photo_width or decoded.width)),
-                               target, FACE_SIDE)
-        return Thumbnail(target, etag)
+        def make(target: Path) -> ReadFailure | None:
+            decoded = self._decode(source, ReadOptions(analysis_size=1024, max_pixels=self.max_pixels))
+            if isinstance(decoded, ReadFailure):
+                return decoded
+            scale = decoded.rgb.shape[1] / (photo_width or decoded.width)
+            save_thumbnail(face_crop(decoded.rgb, box, scale), target, FACE_SIDE)
+            return None
+
+        return self._cached(face_thumbnail_path(self.cache_dir, content_hash, box),
+                            self.face_etag(content_hash, box), make)

@@ -270,6 +270,11 @@ def tag_page(session: Session, kind: str, tag: str, cursor: int | None, limit: i
     query = (select(Photo.id, Photo.relpath, Photo.content_hash, Photo.taken_at).select_from(PhotoTag)
              .join(Photo, Photo.id == PhotoTag.photo_id)
              .where(PhotoTag.tag == tag, PhotoTag.kind == kind, _present()))
+    return newest_first_page(session, query, cursor, limit)
+
+
+def newest_first_page(session: Session, query: Select[Any], cursor: int | None, limit: int) -> Page:
+    """One keyset page of ``query`` (selecting id, relpath, content_hash, taken_at), newest first, undated last."""
     if cursor is not None:
         found = session.execute(select(Photo.id, Photo.taken_at).where(Photo.id == cursor)).first()
         if found is not None and found.taken_at is None:
@@ -453,20 +458,7 @@ def person_photo_page(session: Session, person_id: int, cursor: int | None, limi
     with_person = select(Face.photo_id).where(Face.person_id == person_id, Face.not_a_face.is_(False))
     query = select(Photo.id, Photo.relpath, Photo.content_hash, Photo.taken_at).where(
         Photo.id.in_(with_person), _present())
-    if cursor is not None:
-        found = session.execute(select(Photo.id, Photo.taken_at).where(Photo.id == cursor)).first()
-        if found is not None and found.taken_at is None:
-            query = query.where(Photo.taken_at.is_(None), Photo.id < cursor)
-        elif found is not None:
-            last = found.taken_at
-            query = query.where(or_(Photo.taken_at < last, and_(Photo.taken_at == last, Photo.id < cursor),
-                                    Photo.taken_at.is_(None)))
-    rows = session.execute(query.order_by(Photo.taken_at.desc().nulls_last(), Photo.id.desc())
-                           .limit(limit + 1)).all()
-    tiles = [Tile(pid, rel.rpartition("/")[2], version_of(h),
-                  taken.strftime("%d %b %Y") if taken else rel.rpartition("/")[2])
-             for pid, rel, h, taken in rows[:limit]]
-    return Page(tiles, tiles[-1].photo_id if len(rows) > limit else None)
+    return newest_first_page(session, query, cursor, limit)
 
 
 @dataclass(frozen=True, slots=True)

@@ -61,11 +61,13 @@ class FacesAnalyzer:
         self.detector = (YuNetDetector(Path(models.detector.path), settings.min_score)
                          if models.detector.path else None)
         self.embedder: FaceEmbedder | None = None
+        self.embedder_problem = models.embedder.problem
         if models.embedder.path:
             try:
                 self.embedder = EMBEDDERS[models.embedder_kind](Path(models.embedder.path), runtime)
             except Exception as exc:  # an optional backend (insightface) that fails to load: faces still found
-                log.warning("face embedder %s unavailable: %s", models.embedder_kind, exc)
+                self.embedder_problem = f"{models.embedder_kind} failed to load: {type(exc).__name__}: {exc}"
+                log.warning("face embedder %s", self.embedder_problem)
 
     @property
     def embed_model(self) -> str | None:
@@ -96,6 +98,6 @@ class FacesAnalyzer:
             evidence["embed_model"], evidence["dim"] = self.embed_model, int(embeddings.shape[1])
         elif self.embedder is None:
             evidence["embedder"] = {"not_installed": f"model {self.models.embedder.name} not installed",
-                                    "detail": self.models.embedder.problem}
+                                    "detail": self.embedder_problem}
         return AnalyzerResult(self.name, self.version, score=float(len(faces)), flagged=False,
                               evidence=evidence, vector=vector)

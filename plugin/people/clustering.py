@@ -33,17 +33,15 @@ def neighbour_graph(embeddings: np.ndarray, min_similarity: float, neighbours: i
         scores = vectors[start:stop] @ vectors.T
         # A face is not its own neighbour.
         scores[np.arange(stop - start), np.arange(start, stop)] = -2.0
-        r, c = np.nonzero(scores >= min_similarity)
-        if not len(r):
-            continue
-        s = scores[r, c]
-        # Keep each row's best ``neighbours``: sort by (row, -similarity) and take the first k of each row.
-        order = np.lexsort((-s, r))
-        r, c, s = r[order], c[order], s[order]
-        first = np.searchsorted(r, r, side="left")
-        keep = (np.arange(len(r)) - first) < neighbours
-        rows.append(r[keep] + start)
-        cols.append(c[keep])
+        # Each row's best ``neighbours`` first, then the floor: the cost does not depend on how many faces a
+        # person has (a row of someone in 2,000 photos has 2,000 scores above the floor).
+        k = min(neighbours, n - 1)
+        if k <= 0:
+            break
+        best = np.argpartition(scores, -k, axis=1)[:, -k:]
+        r, pick = np.nonzero(np.take_along_axis(scores, best, axis=1) >= min_similarity)
+        rows.append(r + start)
+        cols.append(best[r, pick])
     if not rows:
         empty = np.zeros(0, np.int64)
         return empty, empty

@@ -279,8 +279,9 @@ def recluster(session: Session, settings: FaceSettings, embed_model: str | None)
     # 1. Let go of unconfirmed faces that no longer resemble their person (never confirmed ones).
     outlier_below = settings.cluster_threshold - OUTLIER_MARGIN
     released: list[int] = []
-    for pid in np.unique(person_of[person_of >= 0]).tolist():
-        members = np.flatnonzero(person_of == pid)
+    for pid, members in _groups(person_of):
+        if pid < 0:
+            continue
         centre = representative(vectors[members], confirmed[members])
         sims = vectors[members] @ centre
         loose = members[(sims < outlier_below) & ~confirmed[members]]
@@ -303,8 +304,7 @@ def recluster(session: Session, settings: FaceSettings, embed_model: str | None)
     changes: dict[int, int | None] = {}  # face index -> person id
     touched: set[int] = set()
     new_clusters: list[np.ndarray] = []
-    for label in np.unique(labels).tolist():
-        members = np.flatnonzero(labels == label)
+    for _label, members in _groups(labels):
         pids = sorted(set(person_of[members].tolist()) - {-1})
         if not pids:
             if len(members) >= settings.min_faces:
@@ -357,6 +357,13 @@ def recluster(session: Session, settings: FaceSettings, embed_model: str | None)
     report.seconds = time.perf_counter() - started
     log.info("faces re-clustered: %s", report.as_dict())
     return report
+
+
+def _groups(labels: np.ndarray) -> Iterable[tuple[int, np.ndarray]]:
+    """(label, indices) for each distinct label: one sort, not one scan of every face per label."""
+    order = np.argsort(labels, kind="stable")
+    values, starts = np.unique(labels[order], return_index=True)
+    return zip(values.tolist(), np.split(order, starts[1:]), strict=True)
 
 
 def _chunks(items: list[int], size: int = 500) -> Iterable[list[int]]:
