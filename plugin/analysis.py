@@ -20,6 +20,7 @@ from plugin.analyzers.base import AnalysisInput, AnalyzerResult
 from plugin.analyzers.blur import make_blur_analyzer
 from plugin.analyzers.exposure import make_dark_analyzer
 from plugin.analyzers.faces import FaceModels, FacesAnalyzer
+from plugin.analyzers.hashes import ImageHashAnalyzer
 from plugin.analyzers.objects import ModelRef, ObjectsAnalyzer, SceneAnalyzer
 from plugin.config import BlurSettings, DarkSettings, FaceSettings, SceneSettings, Settings, TagSettings
 from plugin.inference.models import resolve_face_models, resolve_model, runtime_options
@@ -29,7 +30,7 @@ from plugin.reading.decode import DecodedPhoto, ReadFailure, ReadOptions, read_p
 from plugin.reading.exif import ExifFacts
 from plugin.thumbnails import save_face_thumbnails, save_grid_thumbnail
 
-ANALYZER_NAMES: tuple[str, ...] = ("blur", "exposure", "objects", "scene", "faces")
+ANALYZER_NAMES: tuple[str, ...] = ("blur", "exposure", "objects", "scene", "faces", "hash")
 MODEL_ANALYZERS: tuple[str, ...] = ("objects", "scene")
 FACE_ANALYSIS_FIELDS = {"detector", "embedder", "insightface_pack", "min_score", "min_size", "max_faces",
                         "cluster_min_size", "cluster_min_sharpness"}
@@ -98,6 +99,7 @@ def _analyzers(options: AnalysisOptions) -> dict[str, Any]:
         "objects": ObjectsAnalyzer(options.detector, options.runtime, options.tags),
         "scene": SceneAnalyzer(options.classifier, options.runtime, options.scene),
         "faces": FacesAnalyzer(options.face_models, options.runtime, options.faces),
+        "hash": ImageHashAnalyzer(),
     }
 
 
@@ -116,6 +118,7 @@ def analyser_versions(options: AnalysisOptions) -> dict[str, str]:
         "scene": f"{options.scene.model_dump_json()};model={options.classifier.key};det={options.detector.key}",
         # Only what changes the faces found and their vectors; matching thresholds apply without a re-run.
         "faces": options.faces.model_dump_json(include=FACE_ANALYSIS_FIELDS) + f";{options.face_models.key}",
+        "hash": "",
     }
     reading = f"size={options.read.analysis_size};heic_thumb={options.read.heic_thumbnail_min_side}"
     return {name: f"{analyzers[name].version}|{settings[name]};{reading}" for name in ANALYZER_NAMES}

@@ -107,6 +107,10 @@ def run_scans(settings: Settings, retry_errors: bool = False, show_progress: boo
 
         report = cluster_faces(sessions, settings.faces, scanner.options.face_models.embed_model)
         summaries[-1].people = report.as_dict()
+    if any(s.processed or s.moved or s.gone for s in summaries):
+        from plugin.grouping.service import group_photos
+
+        summaries[-1].groups = group_photos(sessions, settings.similar).as_dict()
     return summaries
 
 
@@ -132,6 +136,9 @@ def print_summary(summary: ScanSummary) -> None:
     if summary.people:
         table.add_row("people", f"{summary.people['people_after']} ({summary.people['new_people']} new), "
                       f"{summary.people['unassigned']} faces unassigned")
+    if summary.groups:
+        kinds = ", ".join(f"{n} {k.replace('_', '-')}" for k, n in sorted(summary.groups["groups"].items()))
+        table.add_row("groups", f"{kinds or 'none'}; {summary.groups['recommended']} photos to delete")
     for folder, reason in summary.unreadable_dirs.items():
         table.add_row("unreadable", f"{folder}: {reason}")
     for warning in summary.warnings:
@@ -441,14 +448,17 @@ def models_fetch(ctx: click.Context) -> None:
     _check_models(ctx, fetch=True)
 
 
-def _add_people_commands() -> None:
+def _add_commands() -> None:
+    from plugin.cli_groups import gif, groups
     from plugin.cli_people import faces, people
 
     cli.add_command(people)
     cli.add_command(faces)
+    cli.add_command(groups)
+    cli.add_command(gif)
 
 
-_add_people_commands()
+_add_commands()
 
 
 def main() -> None:

@@ -162,6 +162,59 @@ class FaceSettings(_Strict):
                                         "watching (0: only with 'piccl faces cluster').")
 
 
+class SimilarSettings(_Strict):
+    method: Literal["default", "piccl2021"] = Field(
+        "default", description="How photos are grouped: 'default' (identical files by content hash, copies and "
+        "edits by perceptual hash across the whole library, bursts and similar shots by time, place and image "
+        "features) or 'piccl2021' (the PICCL paper's Figure 4: same day, same tag, time and GPS within "
+        "piccl2021_alpha_s / _beta_deg / _gamma_deg).")
+    same_distance: int = Field(
+        4, ge=0, le=16, description="Hash bits (of 64) within which two photos of the same colour and shape are "
+        "the same picture (another size, quality, format or orientation): a 'duplicate'.")
+    near_distance: int = Field(
+        8, ge=0, le=16, description="Hash bits within which two photos are an edit of one another (mirrored, "
+        "black and white, cropped a little): a 'near_duplicate'. Pairs further apart than 3 bits are found when "
+        "one quarter of their hashes is equal, which holds for nearly all real edits.")
+    near_feature: float = Field(
+        0.75, gt=0, le=1, description="Image-feature similarity (cosine, EfficientNet-Lite0) at or above which a "
+        "photo without a camera date is taken as an edit (rotated, cropped, recoloured) of a photo close in time.")
+    window_gap_s: float = Field(
+        60.0, gt=0, description="Photos whose times are at most this many seconds apart are compared for "
+        "'similar' (a burst, a bracket, the same scene shot again); sorting by time makes this linear.")
+    similar_feature: float = Field(
+        0.85, gt=0, le=1, description="Image-feature similarity (cosine) at or above which two shots close in "
+        "time are 'similar'. Bursts and brackets reach 0.9 and more; different things seen the same hour stay "
+        "below 0.7.")
+    max_distance_m: float = Field(
+        100.0, gt=0, description="Two shots with GPS further apart than this are never similar.")
+    window_neighbours: int = Field(
+        24, ge=1, le=500, description="In a run of photos with (nearly) the same time, each is compared with this "
+        "many neighbours in time order, which bounds the work on folders copied at once (same file time).")
+    piccl2021_alpha_s: float = Field(
+        60.0, gt=0, description="PICCL Figure 4 'alpha': time difference in seconds (the paper gives no value).")
+    piccl2021_beta_deg: float = Field(
+        0.0005, gt=0, description="PICCL Figure 4 'beta': longitude difference in degrees (~40-55 m).")
+    piccl2021_gamma_deg: float = Field(
+        0.0005, gt=0, description="PICCL Figure 4 'gamma': latitude difference in degrees (~55 m).")
+
+
+class GifSettings(_Strict):
+    folder: str = Field(
+        "piccl-gifs", description="Folder in the library root where GIFs and WebPs made from bursts are saved "
+        "(created when needed; a file there is never overwritten).")
+    size: int = Field(480, ge=64, le=2048, description="Long side of the animation in pixels.")
+    fps: float = Field(4.0, gt=0, le=30, description="Frames per second.")
+    max_frames: int = Field(60, ge=2, le=500, description="Most photos in one animation.")
+
+    @field_validator("folder")
+    @classmethod
+    def _relative_folder(cls, value: str) -> str:
+        parts = value.strip("/").split("/")
+        if not value.strip("/") or any(p in {"", ".", ".."} or "\\" in p or "\0" in p for p in parts):
+            raise ValueError("must be a folder path inside the library, such as 'piccl-gifs'")
+        return value.strip("/")
+
+
 class UISettings(_Strict):
     host: str = Field("127.0.0.1", description="Address the review UI listens on ('0.0.0.0' in the container).")
     port: int = Field(8080, ge=1, le=65535, description="Port of the review UI.")
@@ -237,6 +290,9 @@ class Settings(BaseSettings):
     tags: TagSettings = Field(default_factory=TagSettings, description="Object detection and tags.")
     scene: SceneSettings = Field(default_factory=SceneSettings, description="Scene classification.")
     faces: FaceSettings = Field(default_factory=FaceSettings, description="Faces and people.")
+    similar: SimilarSettings = Field(default_factory=SimilarSettings, description="Duplicates, bursts and "
+                                     "similar photos.")
+    gif: GifSettings = Field(default_factory=GifSettings, description="Animations made from bursts.")
 
     @field_validator("library", mode="before")
     @classmethod

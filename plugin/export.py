@@ -13,12 +13,12 @@ from pathlib import PurePosixPath
 from typing import Any, TextIO
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session, aliased, selectinload
 
-from plugin.store.models import Analysis, Face, Library, Photo
+from plugin.store.models import Analysis, Face, Library, Photo, PhotoGroup, PhotoGroupMember
 
 
-def photo_record(photo: Photo, library: Library) -> dict[str, Any]:
+def photo_record(photo: Photo, library: Library, groups: list[dict[str, Any]] | None = None) -> dict[str, Any]:
     analyses = {a.analyzer: a for a in photo.analyses}
     blur, exposure = analyses.get("blur"), analyses.get("exposure")
     taken_at = None
@@ -68,6 +68,8 @@ def photo_record(photo: Photo, library: Library) -> dict[str, Any]:
         "decision": photo.decision.decision if photo.decision else None,
         **vision_record(analyses.get("objects"), analyses.get("scene")),
         "faces": faces_record(photo, analyses.get("faces")),
+        # The groups (copies, edits, bursts) the photo is in: id, kind, keeper (path), reason, relation.
+        "groups": groups or [],
     }
 
 
@@ -129,8 +131,26 @@ def iter_records(session: Session, include_gone: bool = False) -> Iterator[dict[
     )
     if not include_gone:
         query = query.where(Photo.gone_at.is_(None))
+    memberships = group_memberships(session)
     for photo, library in session.execute(query.execution_options(yield_per=500)):
-        yield photo_record(photo, library)
+        yield photo_record(photo, library, memberships.get(photo.id))
+
+
+def group_memberships(session: Session) -> dict[int, list[dict[str, Any]]]:
+    """photo id -> the groups it is in, as exported (groups are few next to photos: one query)."""
+    keeper = aliased(Photo)
+    rows = session.execute(
+        select(PhotoGroupMember.photo_id, PhotoGroupMember.relation, PhotoGroup.id, PhotoGroup.kind,
+               PhotoGroup.keeper_photo_id, keeper.relpath, PhotoGroup.keeper_reason, PhotoGroup.keeper_by,
+               PhotoGroup.method)
+        .join(PhotoGroup, PhotoGroup.id == PhotoGroupMember.group_id)
+        .outerjoin(keeper, keeper.id == PhotoGroup.keeper_photo_id))
+    found: dict[int, list[dict[str, Any]]] = {}
+    for photo_id, relation, group_id, kind, keeper_id, keeper_path, reason, keeper_by, method in rows:
+        found.setdefault(photo_id, []).append({
+            "id": group_id, "kind": kind, "keeper": keeper_path, "keeper_id": keeper_id, "reason": reason,
+            "keeper_by": keeper_by, "relation": relation, "method": method})
+    return found
 
 
 def write_jsonl(session: Session, out: TextIO, include_gone: bool = False) -> int:

@@ -11,8 +11,9 @@ from typing import Any
 
 # Which analyzer's flag means which reason (the PICCL paper's deletion tabs: shaky, dark, similar).
 REASON_BY_ANALYZER: dict[str, str] = {"blur": "blurry", "exposure": "dark"}
-# Every reason the review UI has a tab for, in tab order ('similar' arrives with the grouping stage).
-REASONS: tuple[str, ...] = ("blurry", "dark", "similar")
+# Every reason the review UI has a tab for, in tab order. 'duplicate' (copies and edits) and 'similar'
+# (other shots of one moment) come from grouping (plugin.grouping), which names the photo to keep.
+REASONS: tuple[str, ...] = ("blurry", "dark", "duplicate", "similar")
 
 
 @dataclass(frozen=True, slots=True)

@@ -90,6 +90,7 @@ class ScanSummary:
     new_faces: int = 0
     faces_assigned: int = 0  # new faces that joined a known person at once
     people: dict[str, Any] = field(default_factory=dict)  # the re-clustering after the scan, if one ran
+    groups: dict[str, Any] = field(default_factory=dict)  # the grouping after the scan, if one ran
     seconds: float = 0.0
 
     @property
@@ -106,7 +107,8 @@ class ScanSummary:
             "reanalysed": self.reanalysed, "gone": self.gone, "ok": self.ok, "errors": dict(self.errors),
             "skipped": dict(self.skipped), "flagged": dict(self.flagged), "ignored": self.ignored,
             "unreadable_dirs": self.unreadable_dirs, "warnings": self.warnings, "new_faces": self.new_faces,
-            "faces_assigned": self.faces_assigned, "people": self.people, "seconds": round(self.seconds, 2),
+            "faces_assigned": self.faces_assigned, "people": self.people, "groups": self.groups,
+            "seconds": round(self.seconds, 2),
         }
 
 
@@ -169,8 +171,9 @@ class Scanner:
     # -- listing and planning -------------------------------------------------------------------
 
     def _list(self, root: Path, only: list[Path] | None, settle_s: float, summary: ScanSummary) -> Listing:
-        # piccl's data folder may sit inside the library (the default ./piccl-data when run from it).
-        exclude = (self.settings.data_dir,)
+        # piccl's data folder may sit inside the library (the default ./piccl-data when run from it); the
+        # animations piccl makes from bursts are its own output, not photos to sieve.
+        exclude = (self.settings.data_dir, root / self.settings.gif.folder)
         trash = self.settings.trash_dir_name
         if only is None:
             listing = list_library(root, trash, exclude)
@@ -441,7 +444,8 @@ class Scanner:
                     select(Photo)
                     .where(Photo.library_id == library_id, Photo.relpath.in_([o.task.relpath for o in outcomes]))
                     .options(selectinload(Photo.analyses), selectinload(Photo.recommendations),
-                             selectinload(Photo.tags), selectinload(Photo.feature), selectinload(Photo.faces)))
+                             selectinload(Photo.tags), selectinload(Photo.feature), selectinload(Photo.faces),
+                             selectinload(Photo.hashes)))
             }
             faces = FaceChanges()
             for outcome in outcomes:

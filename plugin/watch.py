@@ -25,6 +25,7 @@ from watchdog.observers import Observer
 from watchdog.observers.api import BaseObserver
 from watchdog.observers.polling import PollingObserver
 
+from plugin.grouping.service import group_photos
 from plugin.people.service import cluster_faces
 from plugin.scan import Scanner, ScanSummary
 from plugin.sources.local import library_relpath
@@ -32,6 +33,8 @@ from plugin.sources.local import library_relpath
 log = logging.getLogger(__name__)
 
 SETTLE_CHECK_INTERVAL_S = 1.0
+# Regroup duplicates and bursts at most this often while watching (only when photos changed).
+GROUP_INTERVAL_S = 30.0
 
 
 @dataclass(slots=True)
@@ -139,6 +142,8 @@ class Watcher:
         self.scheduler = BlockingScheduler()
         # New faces since the last re-clustering: the scheduled job only works when there are some.
         self.faces_dirty = False
+        # Photos came, changed or went since the last grouping (duplicates, bursts).
+        self.groups_dirty = False
 
     def _observer(self) -> BaseObserver:
         if self.polling:
@@ -181,6 +186,8 @@ class Watcher:
             self.tracker.touched(path)
         if summary.new_faces or summary.gone:
             self.faces_dirty = True
+        if summary.processed or summary.moved or summary.gone:
+            self.groups_dirty = True
         if self.on_scan and (summary.processed or summary.moved or summary.gone):
             self.on_scan(summary)
         return True
@@ -199,11 +206,27 @@ class Watcher:
                 log.exception("re-clustering faces failed")
         self.scanner.assigner.forget()  # new people: the next scan loads their representative vectors
 
+    def group_photos(self) -> None:
+        """The scheduled regrouping of duplicates and bursts (only when photos came, changed or went)."""
+        if not self.groups_dirty:
+            return
+        with self._scan_lock:
+            self.groups_dirty = False
+            try:
+                group_photos(self.scanner.sessions, self.scanner.settings.similar)
+            except Exception:  # tried again at the next interval
+                self.groups_dirty = True
+                log.exception("grouping photos failed")
+
     def run(self, initial_scan: bool = True) -> None:
         self.start_observers()
         if initial_scan:
             self.full_rescan()
             self.cluster_faces()
+            self.group_photos()
+        # A burst arrives photo by photo: group once it has settled, not after each file.
+        self.scheduler.add_job(self.group_photos, "interval", seconds=GROUP_INTERVAL_S, id="groups",
+                               max_instances=1, coalesce=True)
         interval = self.scanner.settings.faces.cluster_interval_min
         if interval > 0:
             self.scheduler.add_job(self.cluster_faces, "interval", minutes=interval, id="faces",

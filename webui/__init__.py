@@ -22,7 +22,7 @@ from werkzeug.exceptions import HTTPException
 from plugin import __version__
 from plugin.config import Settings, load_settings
 from plugin.store.models import Setting
-from webui import api, auth, library, people, photos, queries, review, tags, trash
+from webui import api, auth, groups, library, people, photos, queries, review, tags, trash
 from webui.extensions import csrf, limiter, store
 
 log = logging.getLogger(__name__)
@@ -59,7 +59,8 @@ def create_app(settings: Settings | None = None, sessions: sessionmaker[Session]
     limiter.init_app(app)
     auth.init_app(app)
     people.init_app(app)
-    for blueprint in (auth.bp, review.bp, library.bp, photos.bp, tags.bp, people.bp, trash.bp, api.bp):
+    for blueprint in (auth.bp, review.bp, groups.bp, library.bp, photos.bp, tags.bp, people.bp, trash.bp,
+                      api.bp):
         app.register_blueprint(blueprint)
 
     app.after_request(_security_headers)

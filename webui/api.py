@@ -11,8 +11,9 @@ from typing import Any
 from flask import Blueprint, abort, jsonify, request, url_for
 from flask.typing import ResponseReturnValue
 
+from plugin.grouping.animation import AnimationError, make_animation
 from plugin.recommend import REASONS
-from webui import queries
+from webui import groups, queries
 from webui.extensions import db, services
 from webui.review import cursor_arg
 
@@ -93,6 +94,19 @@ def decide() -> ResponseReturnValue:
 @bp.post("/undo")
 def undo() -> ResponseReturnValue:
     return _result(services().reviewer.undo(_ids(_body(), "photo_ids")))
+
+
+@bp.post("/gif")
+def gif() -> ResponseReturnValue:
+    """An animated GIF and WebP of any photos (the grid's selection), saved in their library; says where."""
+    ids = _ids(_body(), "photo_ids")
+    settings = services().settings
+    try:
+        made = make_animation(services().sessions, ids, settings.gif, max_pixels=settings.max_image_pixels)
+    except AnimationError as error:
+        return jsonify(error="animation", message=str(error)), 400
+    return jsonify(paths=made.paths, library_id=made.library_id, frames=made.frames,
+                   skipped={str(k): v for k, v in made.skipped.items()}, message=groups.flash_animation(made))
 
 
 @bp.get("/trash")

@@ -89,7 +89,7 @@ def view(photo_id: int) -> ResponseReturnValue:
     return render_template(
         "photo.html", photo=photo, reason=reason, before=before, after=after, recommendations=recommendations,
         analyses=analyses, contents=queries.photo_contents(analyses), exif=_exif(photo),
-        faces=queries.photo_faces(db(), photo),
+        faces=queries.photo_faces(db(), photo), group=queries.photo_group_line(db(), photo_id),
         version=queries.version_of(photo.content_hash),
         entry=queries.trash_entry_of(db(), photo_id) if photo.trashed_at else None,
         name=photo.relpath.rpartition("/")[2])

@@ -16,6 +16,7 @@ from sqlalchemy import Select, and_, case, extract, func, or_, select
 from sqlalchemy.orm import Session, selectinload
 
 from plugin import search
+from plugin.grouping.service import GROUP_REASONS, group_of
 from plugin.inference.yolox import COCO_CLASSES
 from plugin.recommend import REASONS
 from plugin.scenes import SCENES
@@ -26,6 +27,8 @@ from plugin.store.models import (
     Library,
     Person,
     Photo,
+    PhotoGroup,
+    PhotoGroupMember,
     PhotoTag,
     Recommendation,
     TrashEntry,
@@ -169,6 +172,183 @@ def queue_neighbours(session: Session, reason: str, photo_id: int) -> tuple[int 
         Recommendation.severity > sev, and_(Recommendation.severity == sev, Recommendation.photo_id > photo_id)))
         .order_by(Recommendation.severity.asc(), Recommendation.photo_id.asc()).limit(1))
     return before, after
+
+
+# -- groups (the Duplicates and Similar tabs) -----------------------------------------------------
+
+# How a member relates to the keeper, in words; the order is the review's (copies first, other shots last).
+RELATION_TITLES = {"keeper": "keeper", "identical": "identical file", "copy": "copy", "mirrored": "mirrored copy",
+                   "mono": "black and white copy", "edited": "edited copy", "similar": "similar shot"}
+KIND_TITLES = {"duplicate": "copies of one photo", "near_duplicate": "copies and edits of one photo",
+               "similar": "similar shots"}
+
+
+@dataclass(frozen=True, slots=True)
+class GroupMemberView:
+    photo_id: int
+    name: str
+    version: str
+    relation: str
+    keeper: bool
+    state: str | None  # None while it waits for review; else 'kept', 'trashed' or 'gone'
+    taken_at: datetime | None
+    width: int | None
+    height: int | None
+    size: int | None
+
+    @property
+    def relation_title(self) -> str:
+        return RELATION_TITLES.get(self.relation, self.relation)
+
+
+@dataclass(frozen=True, slots=True)
+class GroupView:
+    group_id: int
+    kind: str
+    keeper_photo_id: int | None
+    keeper_reason: str
+    keeper_by: str
+    taken_at: datetime | None
+    members: list[GroupMemberView]  # the keeper first, then in capture order
+
+    @property
+    def kind_title(self) -> str:
+        return KIND_TITLES.get(self.kind, self.kind)
+
+    @property
+    def keeper(self) -> GroupMemberView | None:
+        return next((m for m in self.members if m.keeper), None)
+
+    @property
+    def present(self) -> list[GroupMemberView]:
+        return [m for m in self.members if m.state != "trashed" and m.state != "gone"]
+
+    @property
+    def pending(self) -> list[GroupMemberView]:
+        """The members still to review: in the library and not decided (the keeper among them)."""
+        return [m for m in self.members if m.state is None]
+
+
+def _pending_groups(reason: str) -> Select[Any]:
+    """Ids of the groups with a member recommended for ``reason`` that is still in the library and undecided."""
+    return (select(PhotoGroupMember.group_id)
+            .join(Recommendation, and_(Recommendation.photo_id == PhotoGroupMember.photo_id,
+                                       Recommendation.reason == reason))
+            .join(Photo, Photo.id == PhotoGroupMember.photo_id)
+            .outerjoin(Decision, Decision.photo_id == Photo.id)
+            .where(_present(), Decision.id.is_(None)))
+
+
+def _group_queue(columns: Any, reason: str) -> Select[Any]:
+    return select(*columns).where(PhotoGroup.id.in_(_pending_groups(reason)))
+
+
+def _newer_and_older(taken_at: datetime | None, group_id: int) -> tuple[Any, Any]:
+    """Conditions for the groups before and after one in the queue's order (newest first, undated last)."""
+    if taken_at is None:
+        before = or_(PhotoGroup.taken_at.is_not(None), PhotoGroup.id > group_id)
+        after = and_(PhotoGroup.taken_at.is_(None), PhotoGroup.id < group_id)
+    else:
+        before = or_(PhotoGroup.taken_at > taken_at, and_(PhotoGroup.taken_at == taken_at, PhotoGroup.id > group_id))
+        after = or_(PhotoGroup.taken_at < taken_at, and_(PhotoGroup.taken_at == taken_at, PhotoGroup.id < group_id),
+                    PhotoGroup.taken_at.is_(None))
+    return before, after
+
+
+def group_queue_first(session: Session, reason: str) -> int | None:
+    """The newest group still to review for ``reason`` (undated groups last)."""
+    return session.scalar(_group_queue((PhotoGroup.id,), reason)
+                          .order_by(PhotoGroup.taken_at.desc().nulls_last(), PhotoGroup.id.desc()).limit(1))
+
+
+def group_neighbours(session: Session, reason: str, group_id: int) -> tuple[int | None, int | None]:
+    """(previous, next) group ids around ``group_id`` in the queue of ``reason``, whether or not it is still
+    in the queue itself (a group just reviewed still has its place)."""
+    taken_at = session.scalar(select(PhotoGroup.taken_at).where(PhotoGroup.id == group_id))
+    before, after = _newer_and_older(taken_at, group_id)
+    previous = session.scalar(_group_queue((PhotoGroup.id,), reason).where(before)
+                              .order_by(PhotoGroup.taken_at.asc().nulls_first(), PhotoGroup.id.asc()).limit(1))
+    following = session.scalar(_group_queue((PhotoGroup.id,), reason).where(after)
+                               .order_by(PhotoGroup.taken_at.desc().nulls_last(), PhotoGroup.id.desc()).limit(1))
+    return previous, following
+
+
+def group_position(session: Session, reason: str, group_id: int) -> tuple[int | None, int]:
+    """(the group's place in the queue of ``reason`` counting from 1, or None when it is not in it; groups in it)."""
+    total = int(session.scalar(select(func.count()).select_from(_group_queue((PhotoGroup.id,), reason).subquery()))
+                or 0)
+    taken_at = session.scalar(select(PhotoGroup.taken_at).where(PhotoGroup.id == group_id))
+    in_queue = session.scalar(_group_queue((PhotoGroup.id,), reason).where(PhotoGroup.id == group_id))
+    if in_queue is None:
+        return None, total
+    before, _ = _newer_and_older(taken_at, group_id)
+    ahead = session.scalar(select(func.count()).select_from(
+        _group_queue((PhotoGroup.id,), reason).where(before).subquery()))
+    return int(ahead or 0) + 1, total
+
+
+def group_view(session: Session, group_id: int) -> GroupView | None:
+    """A group with its members (one query for the members, their files and decisions)."""
+    group = session.get(PhotoGroup, group_id)
+    if group is None:
+        return None
+    rows = session.execute(
+        select(PhotoGroupMember.photo_id, PhotoGroupMember.relation, Photo.relpath, Photo.content_hash,
+               Photo.taken_at, Photo.width, Photo.height, Photo.size, Photo.gone_at, Photo.trashed_at,
+               Decision.decision)
+        .join(Photo, Photo.id == PhotoGroupMember.photo_id)
+        .outerjoin(Decision, Decision.photo_id == Photo.id)
+        .where(PhotoGroupMember.group_id == group_id)).all()
+    members = []
+    for pid, relation, rel, h, taken, w, hh, size, gone, trashed, decision in rows:
+        state = ("trashed" if trashed is not None else "gone" if gone is not None
+                 else "kept" if decision == "keep" else None)
+        members.append(GroupMemberView(pid, rel.rpartition("/")[2], version_of(h), relation,
+                                       pid == group.keeper_photo_id, state, taken, w, hh, size))
+    members.sort(key=lambda m: (not m.keeper, m.taken_at or datetime.max, m.name, m.photo_id))
+    return GroupView(group.id, group.kind, group.keeper_photo_id, group.keeper_reason, group.keeper_by,
+                     group.taken_at, members)
+
+
+@dataclass(frozen=True, slots=True)
+class PhotoGroupLine:
+    """The photo page's line about the photo's group."""
+
+    group_id: int
+    kind: str
+    size: int
+    keeper_photo_id: int | None
+    keeper_name: str | None
+    keeper_reason: str
+    reason: str  # the review tab the group is reviewed in
+
+    @property
+    def kind_title(self) -> str:
+        return {"duplicate": "duplicates", "near_duplicate": "copies and edits"}.get(self.kind, self.kind)
+
+
+def photo_group_line(session: Session, photo_id: int) -> PhotoGroupLine | None:
+    group = group_of(session, photo_id)
+    if group is None:
+        return None
+    keeper = session.scalar(select(Photo.relpath).where(Photo.id == group.keeper_photo_id)) \
+        if group.keeper_photo_id is not None else None
+    # The photo's own recommendation names the tab; the keeper has none, so it goes by the group's.
+    own = session.scalar(select(Recommendation.reason).where(Recommendation.photo_id == photo_id,
+                                                             Recommendation.reason.in_(GROUP_REASONS)))
+    return PhotoGroupLine(group.id, group.kind, group.size, group.keeper_photo_id,
+                          keeper.rpartition("/")[2] if keeper else None, group.keeper_reason,
+                          own or group_reason(session, group.id, group.kind))
+
+
+def group_reason(session: Session, group_id: int, kind: str) -> str:
+    """The tab a group is reviewed in: its members' recommendation ('duplicate' before 'similar'), else its kind's."""
+    reasons = set(session.scalars(select(Recommendation.reason).join(
+        PhotoGroupMember, PhotoGroupMember.photo_id == Recommendation.photo_id)
+        .where(PhotoGroupMember.group_id == group_id, Recommendation.reason.in_(GROUP_REASONS))))
+    if reasons:
+        return "duplicate" if "duplicate" in reasons else "similar"
+    return "similar" if kind == "similar" else "duplicate"
 
 
 # -- one photo ------------------------------------------------------------------------------------

@@ -1,4 +1,8 @@
-"""The review queue: tabs per reason, a grid of the photos piccl recommends deleting, worst first."""
+"""The review queue: tabs per reason, a grid of the photos piccl recommends deleting, worst first.
+
+The Duplicates and Similar tabs show one group at a time instead (:mod:`webui.groups`): a copy or another shot
+makes sense only beside the photo piccl keeps.
+"""
 
 from __future__ import annotations
 
@@ -6,12 +10,13 @@ from flask import Blueprint, abort, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 
 from plugin.recommend import REASONS
-from webui import queries
+from webui import groups, queries
 from webui.extensions import db, services
 
 bp = Blueprint("review", __name__)
 
-TAB_TITLES = {"blurry": "Blurry", "dark": "Dark", "similar": "Similar"}
+TAB_TITLES = {"blurry": "Blurry", "dark": "Dark", "duplicate": "Duplicates", "similar": "Similar"}
+GROUP_TABS = ("duplicate", "similar")
 
 
 def cursor_arg() -> int | None:
@@ -30,6 +35,8 @@ def index() -> ResponseReturnValue:
 def queue(reason: str) -> ResponseReturnValue:
     if reason not in REASONS:
         abort(404)
+    if reason in GROUP_TABS:
+        return groups.render_queue(reason)
     page = queries.queue_page(db(), reason, cursor_arg(), services().settings.ui.page_size)
     return render_template("review.html", reason=reason, tabs=TAB_TITLES, counts=queries.queue_counts(db()),
                            page=page)

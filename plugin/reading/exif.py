@@ -97,6 +97,13 @@ def parse_exif_datetime(value: Any) -> datetime | None:
     return parsed if parsed.year >= 1980 else None
 
 
+def parse_subsec(value: Any) -> int:
+    """EXIF SubSecTimeOriginal ('345' = 0.345 s; digits only, any length) as microseconds (0 when absent)."""
+    text = (_text(value) or "").strip()
+    digits = text[:6] if text.isdigit() else ""
+    return int(digits.ljust(6, "0")) if digits else 0
+
+
 def parse_offset(value: Any) -> int | None:
     """EXIF OffsetTime* (``+02:00``) as minutes east of UTC."""
     text = _text(value)
@@ -200,6 +207,9 @@ def read_exif(source: Image.Image | bytes) -> ExifFacts:
     ):
         taken = parse_exif_datetime(store.get(date_tag))
         if taken is not None:
+            if date_tag == TAG_DATETIME_ORIGINAL:
+                # The fraction of a second tells the shots of a burst apart (a copy keeps it).
+                taken = taken.replace(microsecond=parse_subsec(ifd.get(TAG_SUBSEC_ORIGINAL)))
             facts.taken_at = taken
             facts.taken_at_offset_min = parse_offset(ifd.get(offset_tag))
             break

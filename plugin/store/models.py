@@ -113,6 +113,9 @@ class Photo(Base):
     faces: Mapped[list[Face]] = relationship(
         back_populates="photo", cascade="all, delete-orphan", passive_deletes=True, order_by="Face.idx"
     )
+    hashes: Mapped[PhotoHash | None] = relationship(
+        back_populates="photo", cascade="all, delete-orphan", passive_deletes=True
+    )
 
     def set_decision(self, choice: str | None) -> None:
         """Record the user's decision ('keep' / 'trash'), or take it back with None."""
@@ -202,6 +205,62 @@ class PhotoFeature(Base):
     vector: Mapped[bytes] = mapped_column(LargeBinary)
 
     photo: Mapped[Photo] = relationship(back_populates="feature")
+
+
+class PhotoHash(Base):
+    """A photo's perceptual hashes (64-bit DCT hash of the upright picture and of its mirror image).
+
+    Stored as signed 64-bit integers (what BIGINT holds); grouping reads the whole table in one query.
+    """
+
+    __tablename__ = "photo_hashes"
+
+    photo_id: Mapped[int] = mapped_column(ForeignKey("photos.id", ondelete="CASCADE"), primary_key=True)
+    phash: Mapped[int] = mapped_column(BigInteger)
+    phash_mirror: Mapped[int] = mapped_column(BigInteger)
+    mono: Mapped[bool] = mapped_column(default=False)  # no colour (a black-and-white version)
+
+    photo: Mapped[Photo] = relationship(back_populates="hashes")
+
+
+class PhotoGroup(Base):
+    """Photos that are copies or shots of one moment: piccl keeps one (the keeper) and recommends the rest.
+
+    ``kind`` is 'duplicate' (the same picture: identical bytes, or another size, quality, format or
+    orientation), 'near_duplicate' (an edit: mirrored, black and white, cropped, rotated) or 'similar'
+    (other shots of one moment: a burst, a bracket). ``keeper_by`` is 'auto' or 'user'; the user's
+    choice survives re-grouping while that photo stays in the group.
+    """
+
+    __tablename__ = "photo_groups"
+    __table_args__ = (Index("ix_photo_groups_kind_taken_at", "kind", "taken_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    method: Mapped[str] = mapped_column(String(16), default="default")
+    keeper_photo_id: Mapped[int | None] = mapped_column(ForeignKey("photos.id", ondelete="SET NULL"))
+    keeper_reason: Mapped[str] = mapped_column(String(128), default="")
+    keeper_by: Mapped[str] = mapped_column(String(8), default="auto")
+    size: Mapped[int] = mapped_column(Integer, default=0)
+    taken_at: Mapped[datetime | None] = mapped_column(DateTime)  # the earliest member's, for ordering
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
+
+    members: Mapped[list[PhotoGroupMember]] = relationship(
+        back_populates="group", cascade="all, delete-orphan", passive_deletes=True)
+
+
+class PhotoGroupMember(Base):
+    """One photo of a group and how it relates to the group (see :data:`plugin.grouping.RELATIONS`)."""
+
+    __tablename__ = "photo_group_members"
+    __table_args__ = (Index("ix_photo_group_members_photo", "photo_id"),)
+
+    group_id: Mapped[int] = mapped_column(ForeignKey("photo_groups.id", ondelete="CASCADE"), primary_key=True)
+    photo_id: Mapped[int] = mapped_column(ForeignKey("photos.id", ondelete="CASCADE"), primary_key=True)
+    relation: Mapped[str] = mapped_column(String(16))
+
+    group: Mapped[PhotoGroup] = relationship(back_populates="members")
 
 
 class Person(Base):

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from plugin.analysis import PhotoOutcome
+from plugin.analyzers.hashes import to_signed
 from plugin.people.service import FaceChanges, drop_faces, sync_faces
 from plugin.recommend import REASON_BY_ANALYZER, Advice, Verdict, advise
-from plugin.store.models import Analysis, Photo, PhotoFeature, PhotoTag, Recommendation, utcnow
+from plugin.store.models import Analysis, Photo, PhotoFeature, PhotoHash, PhotoTag, Recommendation, utcnow
 from plugin.tagging import tags_by_class
 
 # Failures that say nothing about the file's content (it was not, or not fully, read): the photo
@@ -56,6 +58,7 @@ def store_outcome(photo: Photo, outcome: PhotoOutcome, wanted: dict[str, str]) -
         photo.recommendations.clear()
         photo.tags.clear()
         photo.feature = None
+        photo.hashes = None
         drop_faces(photo, changes)
         return changes
 
@@ -97,6 +100,8 @@ def store_outcome(photo: Photo, outcome: PhotoOutcome, wanted: dict[str, str]) -
         row.created_at = utcnow()
         if result.analyzer == "faces":
             sync_faces(photo, result, changes)
+        elif result.analyzer == "hash":
+            store_hashes(photo, result.evidence)
         elif result.vector is not None:
             store_feature(photo, result.analyzer, result.vector)
     if "scene" in ran and not any(r.vector for r in outcome.results if r.analyzer == "scene"):
@@ -133,6 +138,18 @@ def store_feature(photo: Photo, analyzer: str, vector: bytes) -> None:
         photo.feature = PhotoFeature(model=model, dim=dim, vector=vector)
     else:
         photo.feature.model, photo.feature.dim, photo.feature.vector = model, dim, vector
+
+
+def store_hashes(photo: Photo, evidence: dict[str, Any]) -> None:
+    if "phash" not in evidence:  # a flat picture, or the hash failed (see the evidence): no stale hash stays
+        photo.hashes = None
+        return
+    phash, mirror = to_signed(int(evidence["phash"], 16)), to_signed(int(evidence["phash_mirror"], 16))
+    mono = bool(evidence.get("mono"))
+    if photo.hashes is None:
+        photo.hashes = PhotoHash(phash=phash, phash_mirror=mirror, mono=mono)
+    else:
+        photo.hashes.phash, photo.hashes.phash_mirror, photo.hashes.mono = phash, mirror, mono
 
 
 def tags_from_analyses(analyses: list[Analysis]) -> dict[tuple[str, str], float | None]:

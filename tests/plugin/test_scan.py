@@ -66,7 +66,7 @@ def test_first_scan_records_every_photo_and_flags_the_bad_ones(
         assert "dark" in {r.reason for r in dark.recommendations}
         blurry_rec = next(r for r in blurry.recommendations if r.reason == "blurry")
         assert "score" in blurry_rec.evidence and blurry_rec.severity > 1
-        assert {a.analyzer for a in sharp.analyses} == {"blur", "exposure", "objects", "scene", "faces"}
+        assert {a.analyzer for a in sharp.analyses} == {"blur", "exposure", "objects", "scene", "faces", "hash"}
 
 
 def test_rescan_of_an_unchanged_library_decodes_nothing(

@@ -118,3 +118,29 @@ def test_the_watcher_reclusters_faces_on_its_schedule_only_when_faces_came(
     assert not watcher.faces_dirty
     # AND its schedule holds the job at the configured interval
     assert settings.faces.cluster_interval_min == 60
+
+
+def test_the_watcher_regroups_duplicates_once_photos_came(
+        tmp_path: Path, testdata: Path, settings_for, sessions: sessionmaker[Session]) -> None:  # type: ignore[no-untyped-def]
+    import shutil
+
+    from plugin.store.models import PhotoGroup
+
+    # GIVEN a watcher over a library with one photo
+    library = tmp_path / "photos"
+    library.mkdir()
+    photo = testdata / "exif_ianare/jpg/gps/DSCN0010.jpg"
+    shutil.copy(photo, library / "a.jpg")
+    watcher = Watcher(Scanner(settings_for(library), sessions), [library], polling=True, poll_interval_s=1,
+                      settle_s=0, rescan_interval_min=0, trash_dir_name=".piccl-trash")
+    watcher.full_rescan()
+    watcher.group_photos()
+    assert not watcher.groups_dirty
+    # WHEN a copy arrives and is scanned, then the scheduled grouping job runs
+    shutil.copy(photo, library / "copy of a.jpg")
+    watcher.full_rescan()
+    assert watcher.groups_dirty
+    watcher.group_photos()
+    # THEN the two are one duplicate group
+    with sessions() as session:
+        assert [(g.kind, g.size) for g in session.scalars(select(PhotoGroup))] == [("duplicate", 2)]

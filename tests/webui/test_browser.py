@@ -1,9 +1,9 @@
 """The review UI in a real browser on a phone: log in, trash from the grid and from a photo page, undo both;
-name a person on the People page and find the name on their photo.
+name a person on the People page and find the name on their photo; review groups of copies one at a time.
 
 Runs Debian's Chromium through Playwright against the app served by waitress, on a library scanned from
-real blurred photos ($PICCL_TESTDATA/blur_deblurgen). Screenshots land in $PICCL_SCREENSHOTS (or the
-test's tmp folder) for a person to look at.
+real blurred photos ($PICCL_TESTDATA/blur_deblurgen), or real copies ($PICCL_TESTDATA/neardup_imagededup).
+Screenshots land in $PICCL_SCREENSHOTS (or the test's tmp folder) for a person to look at.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ import re
 import shutil
 import threading
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from plugin.config import Settings
+from plugin.grouping.service import group_of, group_photos
 from plugin.people.service import refresh_people
 from plugin.scan import Scanner
 from plugin.store.models import Face, Person, Photo
@@ -77,20 +79,10 @@ def screenshots(tmp_path: Path) -> Path:
     return folder
 
 
-@pytest.fixture
-def served(testdata: Path, tmp_path: Path, settings_for: Callable[..., Settings],
-           sessions: sessionmaker[Session]) -> Iterator[Served]:
-    """A scanned library and the review UI on waitress, on a free port of 127.0.0.1."""
+@contextmanager
+def serving(library: Path, settings: Settings, sessions: sessionmaker[Session]) -> Iterator[Served]:
+    """The review UI over a scanned library on waitress, on a free port of 127.0.0.1."""
     from waitress import create_server
-
-    source = testdata / "blur_deblurgen"
-    if not (source / "level1").is_dir() or not (source / "level2").is_dir():
-        pytest.skip(f"{source} lacks level1/ and level2/")
-    library = tmp_path / "lib"
-    for level in ("level1", "level2"):
-        shutil.copytree(source / level, library / level)
-    settings = settings_for(library, password=PASSWORD, workers={"kind": "thread"})
-    Scanner(settings, sessions).scan(library)
 
     app = create_app(settings, sessions)
     limiter.reset()  # login attempts are counted per process: other tests' logins from 127.0.0.1 must not count
@@ -106,6 +98,47 @@ def served(testdata: Path, tmp_path: Path, settings_for: Callable[..., Settings]
             channel.close()
         server.task_dispatcher.shutdown()
         thread.join(timeout=5)
+
+
+@pytest.fixture
+def served(testdata: Path, tmp_path: Path, settings_for: Callable[..., Settings],
+           sessions: sessionmaker[Session]) -> Iterator[Served]:
+    """A scanned library of blurred photos, served."""
+    source = testdata / "blur_deblurgen"
+    if not (source / "level1").is_dir() or not (source / "level2").is_dir():
+        pytest.skip(f"{source} lacks level1/ and level2/")
+    library = tmp_path / "lib"
+    for level in ("level1", "level2"):
+        shutil.copytree(source / level, library / level)
+    settings = settings_for(library, password=PASSWORD, workers={"kind": "thread"})
+    Scanner(settings, sessions).scan(library)
+    with serving(library, settings, sessions) as found:
+        yield found
+
+
+@pytest.fixture
+def served_copies(testdata: Path, tmp_path: Path, settings_for: Callable[..., Settings],
+                  sessions: sessionmaker[Session]) -> Iterator[Served]:
+    """Two groups of real copies, scanned (no models: copies are found by hashes), grouped and served: the soy
+    sauce photo as two JPEGs and a WebP (taken 2006), the toy photo twice (taken 2005)."""
+    base = testdata / "neardup_imagededup" / "base_images"
+    webp = testdata / "neardup_imagededup" / "formats_images" / "ukbench09380.webp"
+    if not (base / "ukbench09380.jpg").is_file() or not webp.is_file():
+        pytest.skip(f"{base.parent} lacks base_images/ukbench09380.jpg or formats_images/ukbench09380.webp")
+    library = tmp_path / "lib"
+    copies = {"trip/IMG_0001.jpg": base / "ukbench09380.jpg", "trip/IMG_0001 copy.jpg": base / "ukbench09380.jpg",
+              "trip/IMG_0001.webp": webp, "home/x.jpg": base / "ukbench00120.jpg",
+              "home/y.jpg": base / "ukbench00120.jpg"}
+    for relpath, source in copies.items():
+        (library / relpath).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(source, library / relpath)
+    no_models = tmp_path / "no-models"
+    no_models.mkdir()
+    settings = settings_for(library, password=PASSWORD, workers={"kind": "thread"}, models_dir=no_models)
+    Scanner(settings, sessions).scan(library)
+    group_photos(sessions, settings.similar)
+    with serving(library, settings, sessions) as found:
+        yield found
 
 
 @pytest.fixture
@@ -245,6 +278,19 @@ def test_phone_user_trashes_and_undoes_from_the_grid_and_a_photo_page(
     expect(blurry_count(page)).to_have_text(str(count))
     expect(page.locator(f'#grid .tile[data-id="{photo_id}"]')).to_have_count(1)
 
+    # WHEN the user selects two photos of the grid and taps GIF in the selection bar
+    for tile in tiles.all()[:2]:
+        tile.locator(".pick input").check()
+    selbar = page.locator("#selbar")
+    expect(selbar).to_be_visible()
+    page.screenshot(path=screenshots / "06-selection-bar.png")  # the viewport: the bar is fixed at its foot
+    selbar.get_by_role("button", name="GIF").tap()
+    # THEN the toast says where the animation was saved in the library, and it is there
+    expect(toast).to_contain_text(re.compile(r"Saved piccl-gifs/\S+\.gif and piccl-gifs/\S+\.webp \(2 frames\)"))
+    assert len(list((served.library / "piccl-gifs").glob("*.gif"))) == 1
+    expect(toast.get_by_role("button", name="Undo")).to_be_hidden()  # nothing to undo: no file was moved
+    page.screenshot(path=screenshots / "07-gif-toast.png")
+
     # THEN no page logged an error, threw, or broke its Content Security Policy
     assert problems.errors == []
 
@@ -330,6 +376,79 @@ def test_phone_user_names_a_person_and_finds_the_name_on_their_photo(
     # AND its label leads back to her page
     box.tap()
     expect(page).to_have_url(re.compile(rf"/people/{person_id}$"))
+
+    # THEN no page logged an error, threw, or broke its Content Security Policy
+    assert problems.errors == []
+
+
+def test_phone_user_reviews_groups_of_copies_one_at_a_time(
+        served_copies: Served, phone: tuple[Any, Problems], screenshots: Path) -> None:
+    from playwright.sync_api import expect
+
+    page, problems = phone
+    served = served_copies
+    with served.sessions() as session:
+        trip, home = (group_of(session, session.scalar(select(Photo.id).where(Photo.relpath == relpath)) or 0)
+                      for relpath in ("trip/IMG_0001.jpg", "home/x.jpg"))
+        assert trip is not None and home is not None
+        trip_keeper, home_keeper = trip.keeper_photo_id, home.keeper_photo_id
+        trip_others = [m.photo_id for m in trip.members if m.photo_id != trip_keeper]
+
+    # GIVEN two groups of copies, the newer of three photos
+    # WHEN the user logs in on a phone and opens the Duplicates tab
+    log_in(page, served.url + "/review/duplicate")
+    tab = page.locator('.tabs a[data-reason="duplicate"]')
+    expect(tab).to_have_class(re.compile(r"\bon\b"))
+    expect(tab.locator(".count")).to_have_text("3")
+    # THEN one group shows: its photos side by side in a strip that snaps as it swipes, the keeper first and marked
+    strip = page.locator("#strip")
+    shots = strip.locator("figure.shot")
+    expect(shots).to_have_count(3)
+    keeper = shots.first
+    expect(keeper).to_have_attribute("data-id", str(trip_keeper))
+    expect(keeper.locator(".badge.keep")).to_have_text("Keep")
+    for shot in shots.all():
+        expect(shot.locator("img")).to_have_js_property("complete", True)
+        assert shot.locator("img").evaluate("img => img.naturalWidth") > 0
+    expect(shots.nth(1).get_by_role("button", name="Keep this one instead")).to_be_visible()
+    assert strip.evaluate("el => getComputedStyle(el).scrollSnapType").startswith("x")
+    assert strip.evaluate("el => el.scrollWidth > el.clientWidth"), "three photos should not fit a phone's width"
+    expect(page.locator(".group-head")).to_contain_text("group 1 of 2")
+    # AND the four review tabs fit the phone's width (none hides behind a scroll)
+    assert page.locator(".tabs").evaluate("el => el.scrollWidth <= el.clientWidth")
+    snap(page, screenshots, "groups-01-duplicates")
+    # AND a swipe (a scroll of the strip) brings the next photo into view
+    strip.evaluate("el => el.scrollBy({left: el.clientWidth * 0.9})")
+    expect(shots.nth(1)).to_be_in_viewport()
+    page.screenshot(path=screenshots / "groups-02-swiped.png")
+
+    # WHEN the user taps "Trash the others"
+    page.get_by_role("button", name="Trash the others").tap()
+    # THEN the next group opens, with a flash that offers Undo, and the two copies are in the trash folder
+    expect(page).to_have_url(re.compile(rf"/groups/{home.id}\?reason=duplicate$"))
+    flash = page.locator("form.flash.undo")
+    expect(flash).to_contain_text("Kept IMG_0001.jpg and trashed 2 others.")
+    expect(page.locator("#strip figure.shot")).to_have_count(2)
+    expect(page.locator(".tabs a[data-reason='duplicate'] .count")).to_have_text("1")
+    snap(page, screenshots, "groups-03-next-group")
+    trash_root = served.library / served.trash_dir_name
+    assert sorted(p.name for p in (trash_root / "trip").iterdir()) == ["IMG_0001 copy.jpg", "IMG_0001.webp"]
+    assert (served.library / served.relpath(trip_keeper)).is_file()
+    assert all(served.relpath(pid).startswith(served.trash_dir_name) for pid in trip_others)
+
+    # WHEN the user taps "Make GIF" on this group
+    page.get_by_role("button", name="Make GIF").tap()
+    # THEN the page says where the GIF and the WebP were saved in the library
+    expect(page.locator(".flash").last).to_contain_text(re.compile(r"Saved piccl-gifs/\S+\.gif and piccl-gifs/"))
+    assert len(list((served.library / "piccl-gifs").glob("*.gif"))) == 1
+
+    # WHEN the user trashes the other copy of this last group too
+    page.get_by_role("button", name="Trash the others").tap()
+    # THEN the tab says there is nothing left to review
+    expect(page).to_have_url(re.compile(r"/review/duplicate$"))
+    expect(page.locator(".empty-state")).to_have_text("No duplicates to review.")
+    snap(page, screenshots, "groups-04-empty")
+    assert (served.library / served.relpath(home_keeper)).is_file()
 
     # THEN no page logged an error, threw, or broke its Content Security Policy
     assert problems.errors == []

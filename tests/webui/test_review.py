@@ -19,7 +19,7 @@ def test_tabs_show_counts_and_the_worst_first(logged_in: UI) -> None:
     page = logged_in.client.get("/review/blurry")
     assert page.status_code == 200
     counts = logged_in.client.get("/api/review/counts").json
-    assert counts == {"blurry": 2, "dark": 1, "similar": 0}
+    assert counts == {"blurry": 2, "dark": 1, "duplicate": 0, "similar": 0}
     assert re.search(r'Blurry <span class="count">2</span>', page.text)
     items = logged_in.client.get("/api/review/blurry").json["items"]
     assert sorted(i["name"] for i in items) == ["blurry.jpg", "shaky.jpg"]

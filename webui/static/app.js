@@ -82,6 +82,18 @@
     }
   }
 
+  // An animated GIF and WebP of the selection, saved in the library: the toast says where.
+  async function makeGif(ids) {
+    if (ids.length < 2) { showToast("Select two or more photos for a GIF.", null); return; }
+    showToast(`Making a GIF of ${ids.length} photos…`, null);
+    try {
+      const result = await api("/api/gif", { photo_ids: ids });
+      showToast(result.message, null);
+    } catch (error) {
+      showToast(`No GIF: ${error.message}`, null);
+    }
+  }
+
   if (grid) {
     grid.addEventListener("click", (event) => {
       const button = event.target.closest("button[data-act]");
@@ -98,6 +110,8 @@
       if (action === "all" || action === "none") {
         document.querySelectorAll(".tile .pick input").forEach((box) => { box.checked = action === "all"; });
         refreshSelection();
+      } else if (action === "gif" && selected().length) {
+        makeGif(selected());
       } else if (selected().length) {
         decide(selected(), action);
       }
@@ -145,7 +159,8 @@
   function press(selector) { const el = document.querySelector(selector); if (el) el.click(); return !!el; }
   document.addEventListener("keydown", (event) => {
     const undoKey = event.key === "z" && (event.ctrlKey || event.metaKey);
-    if (event.target.closest("input, textarea, select") || event.altKey) return;
+    // In a group's strip the arrows scroll the photos, not to the next group.
+    if (event.target.closest("input, textarea, select, .strip") || event.altKey) return;
     if ((event.metaKey || event.ctrlKey) && !undoKey) return;
     const key = event.key;
     let handled = false;
@@ -155,6 +170,16 @@
     else if (key === "t" || key === "T" || key === "Delete") handled = press('#decide button[value="trash"]');
     else if (key === "u" || key === "U" || undoKey) handled = press('.flash.undo button, #toast:not([hidden]) button');
     if (handled) event.preventDefault();
+  });
+  // --- a group's page: no second tap while a form is sent (a GIF takes seconds) ------------------------
+  document.querySelectorAll(".group form").forEach((form) => {
+    form.addEventListener("submit", () => {
+      // After the submit: a button disabled now would leave its name and value out of the form's data.
+      setTimeout(() => {
+        document.querySelectorAll(".group button").forEach((button) => { button.disabled = true; });
+        document.getElementById("group")?.classList.add("busy");
+      }, 0);
+    });
   });
   const viewer = document.getElementById("viewer");
   if (viewer) {

@@ -13,7 +13,7 @@ import pytest
 from PIL.TiffImagePlugin import IFDRational
 
 from plugin.reading.decode import DecodedPhoto, ReadOptions, read_photo
-from plugin.reading.exif import parse_exif_datetime, parse_offset
+from plugin.reading.exif import parse_exif_datetime, parse_offset, parse_subsec
 from tests.conftest import PhotoFactory
 
 
@@ -141,7 +141,7 @@ def test_heic_photos_give_their_exif(testdata: Path) -> None:
     exif = _facts(testdata / "exif_ianare" / "heic" / "IMG_5195.HEIC").exif
     assert exif.gps_lat == pytest.approx(39.051344, abs=1e-5)
     assert exif.gps_lon == pytest.approx(-94.288772, abs=1e-5)
-    assert exif.taken_at == datetime(2021, 4, 11, 15, 47, 53)
+    assert exif.taken_at == datetime(2021, 4, 11, 15, 47, 53, 54000)  # SubSecTimeOriginal "054"
     assert (exif.make, exif.model) == ("Apple", "iPhone 11 Pro Max")
 
 
@@ -150,3 +150,8 @@ def test_broken_exif_never_costs_the_photo(testdata: Path) -> None:
         if path.parent.name in ("invalid", "tests"):
             result = read_photo(path.read_bytes(), ReadOptions())
             assert isinstance(result, DecodedPhoto), (path.name, result)
+
+
+def test_subsec_time_becomes_microseconds_so_burst_shots_of_one_second_differ() -> None:
+    assert parse_subsec("054") == 54000 and parse_subsec("5") == 500000 and parse_subsec("1234567") == 123456
+    assert parse_subsec(None) == 0 and parse_subsec("  ") == 0 and parse_subsec("ab") == 0

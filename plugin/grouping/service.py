@@ -1,0 +1,354 @@
+"""Group the library's photos, keep the best of each group, recommend the rest; the user's keeper choice.
+
+:func:`group_photos` reads what grouping needs from the store into a :class:`PhotoTable`, runs
+:func:`plugin.grouping.groups.find_groups`, chooses each group's keeper and writes the groups and the
+'duplicate' / 'similar' recommendations. It regroups the whole library each time (sorting makes that
+linear), keeping group ids and the user's keeper choices where the groups are still there.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+import numpy as np
+from sqlalchemy import and_, delete, select
+from sqlalchemy.orm import Session, selectinload, sessionmaker
+
+from plugin.config import SimilarSettings
+from plugin.grouping.groups import FoundGroup, PhotoTable, find_groups, relation_to
+from plugin.grouping.keeper import ShotQuality, choose_keeper
+from plugin.grouping.pairs import DUPLICATE_RELATIONS, RELATION_RANK
+from plugin.store.models import (
+    Analysis,
+    Face,
+    Photo,
+    PhotoFeature,
+    PhotoGroup,
+    PhotoGroupMember,
+    PhotoHash,
+    PhotoTag,
+    Recommendation,
+)
+
+GROUP_REASONS = ("duplicate", "similar")
+USER_REASON = "your choice"
+CHUNK = 900  # ids per IN (...) query: under SQLite's bound-parameter limit
+_EPOCH = datetime(1970, 1, 1)
+
+
+class GroupError(ValueError):
+    """A request about groups that cannot be done (no such group, the photo is not in it)."""
+
+
+@dataclass(slots=True)
+class GroupReport:
+    method: str
+    photos: int = 0
+    groups: Counter[str] = field(default_factory=Counter)  # kind -> groups
+    recommended: int = 0  # photos recommended for deletion (all but the keepers)
+    seconds: float = 0.0
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"method": self.method, "photos": self.photos, "groups": dict(self.groups),
+                "recommended": self.recommended, "seconds": round(self.seconds, 2)}
+
+
+def _chunks(ids: list[int]) -> Iterator[list[int]]:
+    for start in range(0, len(ids), CHUNK):
+        yield ids[start:start + CHUNK]
+
+
+def _present() -> Any:
+    return and_(Photo.status == "ok", Photo.gone_at.is_(None), Photo.trashed_at.is_(None))
+
+
+def _seconds(values: list[datetime | None]) -> np.ndarray:
+    out = np.full(len(values), np.nan)
+    for i, value in enumerate(values):
+        if value is not None:
+            out[i] = (value - _EPOCH).total_seconds()
+    return out
+
+
+def _unsigned(values: list[int | None]) -> np.ndarray:
+    return np.array([v or 0 for v in values], dtype=np.int64).view(np.uint64)
+
+
+def load_table(session: Session, with_tags: bool = False) -> PhotoTable:
+    """Every present photo that was read, with what grouping needs (one query)."""
+    rows = session.execute(
+        select(Photo.id, Photo.content_hash, Photo.width, Photo.height, Photo.taken_at,
+               Photo.taken_at_source, Photo.gps_lat, Photo.gps_lon, PhotoHash.phash, PhotoHash.phash_mirror,
+               PhotoHash.mono)
+        .outerjoin(PhotoHash, PhotoHash.photo_id == Photo.id).where(_present()).order_by(Photo.id)).all()
+    columns = list(zip(*rows, strict=True)) if rows else [[] for _ in range(11)]
+    ids, content, width, height, taken, source, lat, lon, phash, mirror, mono = columns
+    _, content_codes = np.unique(np.array([c or "" for c in content], dtype=object), return_inverse=True)
+    content_codes = np.where(np.array([bool(c) for c in content], bool), content_codes, -1).astype(np.int64)
+    table = PhotoTable(
+        ids=np.array(ids, np.int64), content=content_codes,
+        phash=_unsigned(list(phash)), mirror=_unsigned(list(mirror)),
+        has_hash=np.array([p is not None for p in phash], bool), mono=np.array([bool(m) for m in mono], bool),
+        # The photo's width and height are upright already (the decoder applied the EXIF orientation).
+        width=np.array([v or 0 for v in width], np.int64), height=np.array([v or 0 for v in height], np.int64),
+        times=_seconds(list(taken)), camera_time=np.array([s == "exif" for s in source], bool),
+        lat=np.array([np.nan if v is None else v for v in lat], np.float64),
+        lon=np.array([np.nan if v is None else v for v in lon], np.float64),
+    )
+    if with_tags:
+        tags: dict[int, list[str]] = defaultdict(list)
+        for photo_id, tag in session.execute(select(PhotoTag.photo_id, PhotoTag.tag).where(PhotoTag.kind == "piccl")):
+            tags[photo_id].append(tag)
+        keys = ["|".join(sorted(tags.get(pid, ()))) for pid in table.ids.tolist()]
+        _, codes = np.unique(np.array(keys, dtype=object), return_inverse=True) if keys else (None, np.empty(0))
+        table.tag_keys = np.asarray(codes, np.int64)
+    return table
+
+
+class StoredSimilarity:
+    """Cosine similarity of stored feature vectors, loading only the photos asked about, a chunk at a time.
+
+    Pairs are taken in chunks of neighbouring rows, so memory stays bounded (a chunk's vectors, float16)
+    however many pairs the time windows propose.
+    """
+
+    PAIRS_PER_CHUNK = 8000
+
+    def __init__(self, session: Session, ids: np.ndarray) -> None:
+        self.session, self.ids = session, ids
+
+    def __call__(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        out = np.full(len(a), np.nan)
+        order = np.argsort(np.minimum(a, b), kind="stable")
+        for start in range(0, len(order), self.PAIRS_PER_CHUNK):
+            chosen = order[start:start + self.PAIRS_PER_CHUNK]
+            out[chosen] = self._cosines(a[chosen], b[chosen])
+        return out
+
+    def _cosines(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        rows, inverse = np.unique(np.concatenate([a, b]), return_inverse=True)
+        index = {int(pid): k for k, pid in enumerate(self.ids[rows].tolist())}
+        vectors: np.ndarray | None = None
+        models = np.full(len(rows), -1, np.int64)
+        model_codes: dict[tuple[str, int], int] = {}
+        for chunk in _chunks(list(index)):
+            for photo_id, model, dim, blob in self.session.execute(
+                    select(PhotoFeature.photo_id, PhotoFeature.model, PhotoFeature.dim, PhotoFeature.vector)
+                    .where(PhotoFeature.photo_id.in_(chunk))):
+                vector = np.frombuffer(blob, np.float16)
+                if vectors is None:
+                    vectors = np.zeros((len(rows), len(vector)), np.float16)
+                if len(vector) != vectors.shape[1]:
+                    continue  # another model's vector: never compared across models
+                k = index[photo_id]
+                vectors[k] = vector
+                models[k] = model_codes.setdefault((model, dim), len(model_codes))
+        if vectors is None:
+            return np.full(len(a), np.nan)
+        ia, ib = inverse[:len(a)], inverse[len(a):]
+        cosine = np.einsum("ij,ij->i", vectors[ia].astype(np.float32), vectors[ib].astype(np.float32))
+        comparable = (models[ia] >= 0) & (models[ia] == models[ib])
+        return np.where(comparable, cosine, np.nan)
+
+
+def load_qualities(session: Session, photo_ids: Iterable[int]) -> dict[int, ShotQuality]:
+    """What the keeper choice looks at, for the given photos only."""
+    ids = sorted(set(photo_ids))
+    facts: dict[int, dict[str, Any]] = {}
+    for chunk in _chunks(ids):
+        for pid, rel, w, h, size, source, mono in session.execute(
+                select(Photo.id, Photo.relpath, Photo.width, Photo.height, Photo.size, Photo.taken_at_source,
+                       PhotoHash.mono).outerjoin(PhotoHash, PhotoHash.photo_id == Photo.id)
+                .where(Photo.id.in_(chunk))):
+            facts[pid] = {"relpath": rel, "pixels": (w or 0) * (h or 0), "file_size": size or 0,
+                          "camera_time": source == "exif", "mono": bool(mono), "faces": []}
+        for pid, analyzer, score, flagged in session.execute(
+                select(Analysis.photo_id, Analysis.analyzer, Analysis.score, Analysis.flagged)
+                .where(Analysis.photo_id.in_(chunk), Analysis.analyzer.in_(("blur", "exposure")))):
+            if analyzer == "blur":
+                facts[pid]["sharpness"], facts[pid]["blurry"] = score, bool(flagged)
+            else:
+                facts[pid]["darkness"], facts[pid]["dark"] = score, bool(flagged)
+        for pid, sharpness in session.execute(
+                select(Face.photo_id, Face.sharpness)
+                .where(Face.photo_id.in_(chunk), Face.quality == "ok", Face.not_a_face.is_(False))):
+            facts[pid]["faces"].append(float(sharpness))
+    return {pid: ShotQuality(
+        photo_id=pid, relpath=f["relpath"], pixels=f["pixels"], file_size=f["file_size"], mono=f["mono"],
+        sharpness=f.get("sharpness"), blurry=f.get("blurry", False), darkness=f.get("darkness"),
+        dark=f.get("dark", False), face_sharpness=tuple(sorted(f["faces"], reverse=True)),
+        camera_time=f["camera_time"]) for pid, f in facts.items()}
+
+
+def group_photos(sessions: sessionmaker[Session], settings: SimilarSettings, method: str | None = None) -> GroupReport:
+    """Regroup the whole library with ``method`` (the configured one by default)."""
+    method = method or settings.method
+    started = time.monotonic()
+    report = GroupReport(method)
+    with sessions() as session:
+        table = load_table(session, with_tags=method == "piccl2021")
+        report.photos = len(table)
+        found = find_groups(table, settings, StoredSimilarity(session, table.ids), method)
+        persist_groups(session, table, found, method, settings, report)
+        session.commit()
+    report.seconds = time.monotonic() - started
+    return report
+
+
+def persist_groups(session: Session, table: PhotoTable, found: list[FoundGroup], method: str,
+                   settings: SimilarSettings, report: GroupReport) -> None:
+    existing = {g.id: g for g in session.scalars(select(PhotoGroup).options(selectinload(PhotoGroup.members)))}
+    group_of_photo = {m.photo_id: g.id for g in existing.values() for m in g.members}
+    qualities = load_qualities(session, (int(table.ids[r]) for g in found for r in g.rows))
+    taken = {int(table.ids[r]): table.times[r] for g in found for r in g.rows}
+    used: set[int] = set()
+    groups: list[PhotoGroup] = []
+    for item in found:
+        photo_ids = [int(table.ids[r]) for r in item.rows]
+        overlap = Counter(group_of_photo[p] for p in photo_ids if p in group_of_photo)
+        match = next((gid for gid, _ in overlap.most_common() if gid not in used), None)
+        group = existing[match] if match is not None else PhotoGroup()
+        if match is None:
+            session.add(group)
+        else:
+            used.add(match)
+        group.kind, group.method, group.size = item.kind, method, len(photo_ids)
+        first = min((taken[p] for p in photo_ids if not np.isnan(taken[p])), default=None)
+        group.taken_at = None if first is None else _EPOCH + timedelta(seconds=float(first))
+        if not (group.keeper_by == "user" and group.keeper_photo_id in photo_ids):
+            choice = choose_keeper(item.kind, [qualities[p] for p in photo_ids])
+            group.keeper_photo_id, group.keeper_reason, group.keeper_by = choice.photo_id, choice.reason, "auto"
+        else:
+            group.keeper_reason = USER_REASON
+        keeper_row = item.rows[photo_ids.index(group.keeper_photo_id)]
+        _sync_members(group, {
+            pid: "keeper" if row == keeper_row else relation_to(table, row, keeper_row, link, settings)
+            for pid, row, link in zip(photo_ids, item.rows, item.links, strict=True)})
+        groups.append(group)
+        report.groups[item.kind] += 1
+        report.recommended += len(photo_ids) - 1
+    for gid, group in existing.items():
+        if gid not in used:
+            session.delete(group)
+    session.flush()
+    _apply_recommendations(session, _wanted(groups, qualities), scope=None)
+
+
+def _sync_members(group: PhotoGroup, relations: dict[int, str]) -> None:
+    for member in [m for m in group.members if m.photo_id not in relations]:
+        group.members.remove(member)
+    have = {m.photo_id: m for m in group.members}
+    for photo_id, relation in relations.items():
+        if photo_id in have:
+            have[photo_id].relation = relation
+        else:
+            group.members.append(PhotoGroupMember(photo_id=photo_id, relation=relation))
+
+
+def _swap_keeper(group: PhotoGroup) -> None:
+    """Member relations after the keeper changed: the old keeper relates to the new one as the new one did
+    to it (a copy of a copy, an edit of an edit); the others keep theirs (relations are symmetric)."""
+    by_photo = {m.photo_id: m for m in group.members}
+    new = by_photo.get(group.keeper_photo_id or -1)
+    old = next((m for m in group.members if m.relation == "keeper"), None)
+    if new is None or new is old:
+        return
+    if old is not None:
+        old.relation = new.relation
+    new.relation = "keeper"
+
+
+def _severity(relation: str) -> float:
+    # Copies first (the safest to delete), then edits, then other shots.
+    return round(2.0 - RELATION_RANK.get(relation, 5) * 0.2, 2)
+
+
+def _wanted(groups: list[PhotoGroup], qualities: dict[int, ShotQuality]) -> dict[int, Recommendation]:
+    wanted: dict[int, Recommendation] = {}
+    for group in groups:
+        keeper = qualities.get(group.keeper_photo_id or -1)
+        for member in group.members:
+            if member.photo_id == group.keeper_photo_id:
+                continue
+            reason = "duplicate" if member.relation in DUPLICATE_RELATIONS else "similar"
+            wanted[member.photo_id] = Recommendation(
+                photo_id=member.photo_id, reason=reason, severity=_severity(member.relation),
+                keep_photo_id=group.keeper_photo_id,
+                evidence={"group_id": group.id, "kind": group.kind, "relation": member.relation,
+                          "method": group.method, "group_size": group.size,
+                          "keeper_id": group.keeper_photo_id,
+                          "keeper_name": keeper.relpath.rpartition("/")[2] if keeper else None,
+                          "keeper_reason": group.keeper_reason, "keeper_by": group.keeper_by})
+    return wanted
+
+
+def _apply_recommendations(session: Session, wanted: dict[int, Recommendation], scope: list[int] | None) -> None:
+    """Make the duplicate/similar recommendations those of ``wanted`` (all photos, or those in ``scope``)."""
+    query = select(Recommendation).where(Recommendation.reason.in_(GROUP_REASONS))
+    if scope is not None:
+        query = query.where(Recommendation.photo_id.in_(scope))
+    have: dict[int, Recommendation] = {}
+    for row in session.scalars(query):
+        target = wanted.get(row.photo_id)
+        if target is None or target.reason != row.reason or row.photo_id in have:
+            session.delete(row)
+        else:
+            have[row.photo_id] = row
+    session.flush()
+    for photo_id, target in wanted.items():
+        row = have.get(photo_id)
+        if row is None:
+            session.add(target)
+        else:
+            row.severity, row.evidence, row.keep_photo_id = target.severity, target.evidence, target.keep_photo_id
+
+
+def set_keeper(sessions: sessionmaker[Session], group_id: int, photo_id: int | None) -> PhotoGroup:
+    """The user's keeper for a group (kept across re-grouping); None gives the choice back to piccl."""
+    with sessions() as session:
+        group = session.get(PhotoGroup, group_id, options=[selectinload(PhotoGroup.members)])
+        if group is None:
+            raise GroupError(f"no group {group_id}")
+        members = [m.photo_id for m in group.members]
+        qualities = load_qualities(session, members)
+        if photo_id is None:
+            choice = choose_keeper(group.kind, [qualities[p] for p in members if p in qualities])
+            group.keeper_photo_id, group.keeper_reason, group.keeper_by = choice.photo_id, choice.reason, "auto"
+        elif photo_id not in members:
+            raise GroupError(f"photo {photo_id} is not in group {group_id}")
+        else:
+            group.keeper_photo_id, group.keeper_reason, group.keeper_by = photo_id, USER_REASON, "user"
+        _swap_keeper(group)
+        session.flush()
+        _apply_recommendations(session, _wanted([group], qualities), scope=members)
+        session.commit()
+        session.refresh(group)
+        session.expunge(group)
+        return group
+
+
+def group_of(session: Session, photo_id: int) -> PhotoGroup | None:
+    return session.scalar(select(PhotoGroup).join(PhotoGroupMember, PhotoGroupMember.group_id == PhotoGroup.id)
+                          .where(PhotoGroupMember.photo_id == photo_id).options(selectinload(PhotoGroup.members)))
+
+
+def export_groups(session: Session) -> list[dict[str, Any]]:
+    """Every group: id, kind, keeper, reason, members (for ``piccl export``)."""
+    groups = session.scalars(select(PhotoGroup).options(selectinload(PhotoGroup.members)).order_by(PhotoGroup.id))
+    paths = dict(session.execute(select(Photo.id, Photo.relpath).join(
+        PhotoGroupMember, PhotoGroupMember.photo_id == Photo.id)).all())
+    return [{"id": g.id, "kind": g.kind, "method": g.method, "keeper": paths.get(g.keeper_photo_id or -1),
+             "keeper_id": g.keeper_photo_id, "reason": g.keeper_reason, "keeper_by": g.keeper_by,
+             "members": [{"photo_id": m.photo_id, "path": paths.get(m.photo_id), "relation": m.relation}
+                         for m in sorted(g.members, key=lambda m: m.photo_id)]}
+            for g in groups]
+
+
+def clear_groups(session: Session) -> None:
+    session.execute(delete(Recommendation).where(Recommendation.reason.in_(GROUP_REASONS)))
+    session.execute(delete(PhotoGroup))
