@@ -6,8 +6,6 @@ import json
 from pathlib import Path
 
 import click
-from rich.console import Console
-from rich.table import Table
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -15,7 +13,7 @@ from plugin.config import Settings
 from plugin.grouping.animation import FORMATS, AnimationError, make_animation
 from plugin.grouping.service import GroupError, export_groups, group_photos, set_keeper
 from plugin.store.db import open_database
-from plugin.store.models import Library, Photo
+from plugin.store.models import Library, Photo, PhotoGroupMember
 
 
 def _settings(ctx: click.Context) -> Settings:
@@ -47,11 +45,13 @@ def groups(ctx: click.Context, method: str | None, as_json: bool, show: bool) ->
                f"{report.recommended} photos recommended for deletion ({report.seconds:.1f} s)")
     if not found:
         return
-    table = Table("group", "kind", "keep", "why", "the others")
+    # Plain lines, not a table: paths are long, and the output is read in narrow terminals and piped.
     for group in found:
-        others = [f"{m['path']} ({m['relation']})" for m in group["members"] if m["photo_id"] != group["keeper_id"]]
-        table.add_row(str(group["id"]), group["kind"], group["keeper"] or "", group["reason"], "\n".join(others))
-    Console().print(table)
+        click.echo(f"\ngroup {group['id']} ({group['kind'].replace('_', '-')}): keep {group['keeper']} "
+                   f"({group['reason']})")
+        for member in group["members"]:
+            if member["photo_id"] != group["keeper_id"]:
+                click.echo(f"  delete? {member['path']} ({member['relation']})")
 
 
 @groups.command("keep")
@@ -69,21 +69,24 @@ def groups_keep(ctx: click.Context, group_id: int, photo_id: int | None) -> None
 
 
 def _photo_ids(session: Session, refs: tuple[str, ...]) -> list[int]:
-    """Photo ids from ids or paths (absolute, or relative to a library root)."""
-    roots = {lib.id: Path(lib.root) for lib in session.scalars(select(Library))}
+    """Photo ids from ids or paths (absolute, or relative to a library root when only one library has it)."""
+    roots = [(lib.id, Path(lib.root)) for lib in session.scalars(select(Library))]
     ids = []
     for ref in refs:
         if ref.isdigit():
             ids.append(int(ref))
             continue
         path = Path(ref).resolve()
-        found = None
-        for library_id, root in roots.items():
-            if path.is_relative_to(root):
-                found = session.scalar(select(Photo.id).where(Photo.library_id == library_id,
-                                                              Photo.relpath == path.relative_to(root).as_posix()))
+        # The deepest root first: with nested libraries, the photo belongs to the inner one.
+        found = next((pid for library_id, root in sorted(roots, key=lambda r: -len(r[1].parts))
+                      if path.is_relative_to(root) and (pid := session.scalar(select(Photo.id).where(
+                          Photo.library_id == library_id, Photo.relpath == path.relative_to(root).as_posix())))),
+                     None)
         if found is None:
-            found = session.scalar(select(Photo.id).where(Photo.relpath == ref))
+            matches = session.scalars(select(Photo.id).where(Photo.relpath == ref).limit(2)).all()
+            if len(matches) > 1:
+                raise click.ClickException(f"{ref}: in several libraries; give the full path")
+            found = matches[0] if matches else None
         if found is None:
             raise click.ClickException(f"{ref}: not a photo piccl knows (scan its library first)")
         ids.append(found)
@@ -109,10 +112,11 @@ def gif(ctx: click.Context, photos: tuple[str, ...], group_id: int | None, size:
     with sessions() as session:
         ids = _photo_ids(session, photos)
         if group_id is not None:
-            found = next((g for g in export_groups(session) if g["id"] == group_id), None)
-            if found is None:
+            members = session.scalars(select(PhotoGroupMember.photo_id)
+                                      .where(PhotoGroupMember.group_id == group_id)).all()
+            if not members:
                 raise click.ClickException(f"no group {group_id}")
-            ids += [m["photo_id"] for m in found["members"]]
+            ids += members
     if len(ids) < 2:
         raise click.ClickException("give a --group or at least two photos")
     gif_settings = settings.gif.model_copy(update={k: v for k, v in (("size", size), ("fps", fps)) if v})

@@ -187,6 +187,10 @@ class SimilarSettings(_Strict):
         "below 0.7.")
     max_distance_m: float = Field(
         100.0, gt=0, description="Two shots with GPS further apart than this are never similar.")
+    max_span_s: float = Field(
+        300.0, gt=0, description="A group of similar shots spans at most this many seconds: a slow series (a "
+        "timelapse, a walk along one street) is cut into moments instead of chaining into one endless group. "
+        "Copies and edits join their original whatever their dates.")
     window_neighbours: int = Field(
         24, ge=1, le=500, description="In a run of photos with (nearly) the same time, each is compared with this "
         "many neighbours in time order, which bounds the work on folders copied at once (same file time).")
@@ -200,8 +204,8 @@ class SimilarSettings(_Strict):
 
 class GifSettings(_Strict):
     folder: str = Field(
-        "piccl-gifs", description="Folder in the library root where GIFs and WebPs made from bursts are saved "
-        "(created when needed; a file there is never overwritten).")
+        "piccl-gifs", description="Folder in the library where GIFs and WebPs made from bursts are saved (created "
+        "when needed; a file there is never overwritten; scans skip the animations piccl made, nothing else).")
     size: int = Field(480, ge=64, le=2048, description="Long side of the animation in pixels.")
     fps: float = Field(4.0, gt=0, le=30, description="Frames per second.")
     max_frames: int = Field(60, ge=2, le=500, description="Most photos in one animation.")

@@ -41,6 +41,7 @@ from plugin.analysis import (
     options_from_settings,
 )
 from plugin.config import Settings
+from plugin.grouping.animation import is_animation
 from plugin.people.service import Assigner, FaceChanges, refresh_people
 from plugin.reading.decode import ReadFailure
 from plugin.sources.local import FileEntry, Listing, iter_paths_in_library, list_library
@@ -171,9 +172,8 @@ class Scanner:
     # -- listing and planning -------------------------------------------------------------------
 
     def _list(self, root: Path, only: list[Path] | None, settle_s: float, summary: ScanSummary) -> Listing:
-        # piccl's data folder may sit inside the library (the default ./piccl-data when run from it); the
-        # animations piccl makes from bursts are its own output, not photos to sieve.
-        exclude = (self.settings.data_dir, root / self.settings.gif.folder)
+        # piccl's data folder may sit inside the library (the default ./piccl-data when run from it).
+        exclude = (self.settings.data_dir,)
         trash = self.settings.trash_dir_name
         if only is None:
             listing = list_library(root, trash, exclude)
@@ -188,6 +188,8 @@ class Scanner:
                 summary.skipped["unstorable_name"] += 1
                 if len(summary.warnings) < 20:
                     summary.warnings.append(f"{entry.relpath.encode('utf-8', 'backslashreplace').decode()}: {problem}")
+            elif is_animation(entry.relpath, self.settings.gif.folder):
+                summary.ignore("piccl_animation")  # piccl's own output from bursts, not a photo to sieve
             elif settle_s and entry.mtime_ns > newest_ok:
                 summary.ignore("still_changing")
                 summary.still_changing.append(Path(entry.abspath))

@@ -75,7 +75,7 @@ def inside_library(root: Path, relpath: str) -> Path:
     return path
 
 
-def _move(src: Path, dst: Path) -> None:
+def move_no_replace(src: Path, dst: Path) -> None:
     """Move ``src`` to ``dst`` without ever replacing an existing ``dst``; the bytes and mtime stay."""
     dst.parent.mkdir(parents=True, exist_ok=True)
     try:
@@ -181,7 +181,7 @@ class TrashBin:
             session.commit()  # recorded before anything moves: a crash from here on is reconciled
 
             try:
-                _move(src, inside_library(root, trash_rel))
+                move_no_replace(src, inside_library(root, trash_rel))
             except (OSError, UnsafePath) as exc:
                 log.warning("could not move %s to the trash: %s", photo.relpath, exc)
                 session.delete(entry)
@@ -199,7 +199,7 @@ class TrashBin:
         for original, in_trash in pairs:
             src_rel, dst_rel = (in_trash, original) if back else (original, in_trash)
             try:
-                _move(inside_library(root, src_rel), inside_library(root, dst_rel))
+                move_no_replace(inside_library(root, src_rel), inside_library(root, dst_rel))
                 moved.append([original, in_trash])
             except (OSError, UnsafePath) as exc:
                 log.warning("sidecar %s stays where it is: %s", src_rel, exc)
@@ -260,7 +260,7 @@ class TrashBin:
             entry.state, entry.restored_relpath = "restoring", target
             session.commit()
             try:
-                _move(src, inside_library(root, target))
+                move_no_replace(src, inside_library(root, target))
             except (OSError, UnsafePath) as exc:
                 log.warning("could not restore %s: %s", entry.trash_relpath, exc)
                 entry.state, entry.restored_relpath = "trashed", None

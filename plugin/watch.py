@@ -35,6 +35,7 @@ log = logging.getLogger(__name__)
 SETTLE_CHECK_INTERVAL_S = 1.0
 # Regroup duplicates and bursts at most this often while watching (only when photos changed).
 GROUP_INTERVAL_S = 30.0
+GROUP_BACKOFF = 10.0
 
 
 @dataclass(slots=True)
@@ -144,6 +145,7 @@ class Watcher:
         self.faces_dirty = False
         # Photos came, changed or went since the last grouping (duplicates, bursts).
         self.groups_dirty = False
+        self._groups_not_before = 0.0
 
     def _observer(self) -> BaseObserver:
         if self.polling:
@@ -207,16 +209,23 @@ class Watcher:
         self.scanner.assigner.forget()  # new people: the next scan loads their representative vectors
 
     def group_photos(self) -> None:
-        """The scheduled regrouping of duplicates and bursts (only when photos came, changed or went)."""
-        if not self.groups_dirty:
+        """The scheduled regrouping of duplicates and bursts (only when photos came, changed or went).
+
+        Regrouping a large library takes a while and holds up scans: after a run that took T seconds the
+        next waits at least GROUP_BACKOFF x T, so photos arriving one by one keep the scans ahead.
+        """
+        if not self.groups_dirty or time.monotonic() < self._groups_not_before:
             return
         with self._scan_lock:
             self.groups_dirty = False
+            started = time.monotonic()
             try:
                 group_photos(self.scanner.sessions, self.scanner.settings.similar)
             except Exception:  # tried again at the next interval
                 self.groups_dirty = True
                 log.exception("grouping photos failed")
+            finished = time.monotonic()
+            self._groups_not_before = finished + GROUP_BACKOFF * (finished - started)
 
     def run(self, initial_scan: bool = True) -> None:
         self.start_observers()

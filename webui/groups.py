@@ -44,6 +44,20 @@ def _reason_of(group: queries.GroupView, reason: str | None) -> str:
     return reason or queries.group_reason(db(), group.group_id, group.kind)
 
 
+def _shown(group: queries.GroupView) -> set[int]:
+    """The photos the page showed when the user decided (the group may have been regrouped since).
+
+    A form without them (a script, an old page) acts on the group as it is now.
+    """
+    posted = {int(v) for v in request.form.getlist("shown") if v.isdigit()}
+    keeper = request.form.get("keeper_id")
+    current = group.keeper.photo_id if group.keeper else None
+    if keeper is not None and keeper != ("" if current is None else str(current)):
+        raise GroupError("this group changed since the page was shown (piccl grouped the photos again): "
+                         "look at it again")
+    return posted if "shown" in request.form else {m.photo_id for m in group.pending}
+
+
 def _back(group_id: int) -> ResponseReturnValue:
     return redirect(url_for("groups.view", group_id=group_id, reason=_reason_arg(request.form)))
 
@@ -116,7 +130,8 @@ def keep_all(group_id: int) -> ResponseReturnValue:
     """Keep every member still to review: piccl was wrong, or the user wants them all."""
     group = _group(group_id)
     reason = _reason_of(group, _reason_arg(request.form))
-    ids = [m.photo_id for m in group.pending]
+    shown = _shown(group)
+    ids = [m.photo_id for m in group.pending if m.photo_id in shown]
     if not ids:
         raise GroupError("every photo of this group is decided already")
     db().rollback()  # the reviewer writes in its own session
@@ -132,10 +147,12 @@ def trash_others(group_id: int) -> ResponseReturnValue:
     group = _group(group_id)
     reason = _reason_of(group, _reason_arg(request.form))
     keeper = group.keeper
+    shown = _shown(group)
     # Without a keeper in the library this would trash the whole group: the user chooses a keeper first.
     if keeper is None or keeper.state in ("trashed", "gone"):
         raise GroupError("the photo to keep is no longer in the library: choose another one to keep first")
-    others = [m.photo_id for m in group.pending if not m.keeper]
+    # Only photos the user saw go to the trash: one that joined the group since stays for the next look.
+    others = [m.photo_id for m in group.pending if not m.keeper and m.photo_id in shown]
     if not others:
         raise GroupError("no other photo of this group is left to trash")
     db().rollback()

@@ -178,7 +178,8 @@ def queue_neighbours(session: Session, reason: str, photo_id: int) -> tuple[int 
 
 # How a member relates to the keeper, in words; the order is the review's (copies first, other shots last).
 RELATION_TITLES = {"keeper": "keeper", "identical": "identical file", "copy": "copy", "mirrored": "mirrored copy",
-                   "mono": "black and white copy", "edited": "edited copy", "similar": "similar shot"}
+                   "mono": "black and white copy", "colour": "colour original", "edited": "edited copy",
+                   "similar": "similar shot"}
 KIND_TITLES = {"duplicate": "copies of one photo", "near_duplicate": "copies and edits of one photo",
                "similar": "similar shots"}
 

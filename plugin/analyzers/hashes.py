@@ -5,7 +5,8 @@ frequencies, each bit saying whether a coefficient is above their median. It is 
 upright analysis image, so a copy that differs only by size, JPEG quality, file format or EXIF
 orientation hashes the same (or within a bit or two). The hash of the mirrored picture is kept
 beside it, so that a flipped copy is found too. ``mono`` says whether the photo has no colour, which
-tells a black-and-white version from its colour original (the hash, made from luminance, matches).
+tells a black-and-white version from its colour original (the hash, made from luminance, matches);
+``clipped`` is the fraction of blown-out pixels, which the keeper choice weighs against darkness.
 """
 
 from __future__ import annotations
@@ -24,6 +25,8 @@ HASH_BLOCK = 8
 MONO_CHROMA = 2.0
 
 
+# Luminance at or above which a pixel is blown out (8-bit sRGB).
+CLIPPED_LUMA = 250
 # A picture whose 32x32 luminance varies less than this (standard deviation, 0-255) is flat: a black frame,
 # a lens cap, a grey sky. Its hash bits are noise, and every flat picture would "match" every other.
 FLAT_STD = 2.0
@@ -63,7 +66,10 @@ class ImageHashAnalyzer:
     def analyze(self, photo: AnalysisInput) -> AnalyzerResult:
         small = _small(photo.grey)
         colour = chroma(photo.rgb)
-        evidence: dict[str, object] = {"chroma": round(colour, 2), "mono": colour < MONO_CHROMA}
+        # Blown highlights, for choosing the better exposed shot of a bracket (the dark analyzer sees only darkness).
+        clipped = float(np.count_nonzero(photo.grey >= CLIPPED_LUMA)) / max(photo.grey.size, 1)
+        evidence: dict[str, object] = {"chroma": round(colour, 2), "mono": colour < MONO_CHROMA,
+                                       "clipped": round(clipped, 4)}
         if float(small.std()) < FLAT_STD:
             evidence["flat"] = True  # no hash: only identical files and close shots group such photos
         else:

@@ -3,12 +3,14 @@
 Frames are the photos in capture order, decoded upright at the animation's size, each fitted into
 the first frame's size on a black ground. The files go to ``<library>/<gif.folder>/`` under a new
 name; an existing file is never replaced (the name gets a number instead), and nothing is written
-outside the library.
+outside the library. Scans skip the animations piccl made there (by their names), not the folder.
 """
 
 from __future__ import annotations
 
 import os
+import re
+import tempfile
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -20,9 +22,21 @@ from sqlalchemy.orm import Session, sessionmaker
 from plugin.config import GifSettings
 from plugin.reading.decode import ReadFailure, ReadOptions, read_photo
 from plugin.store.models import Library, Photo
-from plugin.trash import inside_library
+from plugin.trash import UnsafePath, inside_library, move_no_replace
 
 FORMATS = ("gif", "webp")
+# The names piccl gives its animations ('IMG_1234-5frames.gif', then '-2', '-3'): scans skip these files in
+# the gif folder, and only these, so a folder that also holds the user's photos keeps them scanned.
+ANIMATION_NAME = re.compile(r"-\d+frames(-\d+)?\.(gif|webp)$", re.IGNORECASE)
+
+
+def animation_stem(first_stem: str, frames: int) -> str:
+    return f"{first_stem[:100]}-{frames}frames"
+
+
+def is_animation(relpath: str, folder: str) -> bool:
+    """Whether ``relpath`` is an animation piccl made (in its gif folder, with its naming)."""
+    return relpath.startswith(folder.rstrip("/") + "/") and ANIMATION_NAME.search(relpath) is not None
 
 
 class AnimationError(ValueError):
@@ -37,9 +51,12 @@ class Animation:
     skipped: dict[int, str] = field(default_factory=dict)  # photo id -> why it is not a frame
 
 
-def _frame(path: Path, settings: GifSettings, max_pixels: int) -> Image.Image | str:
+def _frame(root: Path, relpath: str, settings: GifSettings, max_pixels: int) -> Image.Image | str:
+    """One frame, or why the photo cannot be one (a bad photo costs its frame, never the animation)."""
     try:
-        data = path.read_bytes()
+        data = inside_library(root, relpath).read_bytes()
+    except UnsafePath:
+        return "outside_library"
     except OSError as exc:
         return f"unreadable: {exc.strerror or exc}"
     decoded = read_photo(data, ReadOptions(analysis_size=settings.size, max_pixels=max_pixels,
@@ -60,33 +77,30 @@ def _fit(image: Image.Image, size: tuple[int, int]) -> Image.Image:
     return canvas
 
 
-def _new_name(folder: Path, stem: str, suffix: str) -> Path:
-    for n in range(1, 10_000):
-        candidate = folder / (f"{stem}{suffix}" if n == 1 else f"{stem}-{n}{suffix}")
-        if not os.path.lexists(candidate):
-            return candidate
-    raise AnimationError(f"no free file name for {stem}{suffix} in {folder}")
-
-
 def _write_new(image: Image.Image, frames: list[Image.Image], folder: Path, stem: str, fmt: str,
                duration_ms: int) -> Path:
-    """Write to a temporary name, then link it to a name that does not exist (never replacing a file)."""
+    """Write to a temporary file of our own, then move it to a name nobody has (never replacing a file)."""
     folder.mkdir(parents=True, exist_ok=True)
-    temp = folder / f".{stem}.{os.getpid()}.partial.{fmt}"
+    handle, temp_name = tempfile.mkstemp(prefix=f".{stem}.", suffix=f".partial.{fmt}", dir=folder)
+    temp = Path(temp_name)
     try:
-        if fmt == "gif":
-            image.save(temp, format="GIF", save_all=True, append_images=frames, duration=duration_ms, loop=0,
-                       optimize=True, disposal=1)
-        else:
-            image.save(temp, format="WEBP", save_all=True, append_images=frames, duration=duration_ms, loop=0,
-                       quality=80, method=4)
-        while True:
-            target = _new_name(folder, stem, f".{fmt}")
+        with os.fdopen(handle, "wb") as out:
+            if fmt == "gif":
+                image.save(out, format="GIF", save_all=True, append_images=frames, duration=duration_ms, loop=0,
+                           optimize=True, disposal=1)
+            else:
+                image.save(out, format="WEBP", save_all=True, append_images=frames, duration=duration_ms, loop=0,
+                           quality=80, method=4)
+        for n in range(1, 10_000):
+            target = folder / (f"{stem}.{fmt}" if n == 1 else f"{stem}-{n}.{fmt}")
+            if os.path.lexists(target):
+                continue
             try:
-                os.link(temp, target)  # fails if the name was taken meanwhile: try the next
+                move_no_replace(temp, target)  # a name taken meanwhile raises: try the next
                 return target
             except FileExistsError:
                 continue
+        raise AnimationError(f"no free file name for {stem}.{fmt} in {folder}")
     finally:
         temp.unlink(missing_ok=True)
 
@@ -111,7 +125,7 @@ def make_animation(sessions: sessionmaker[Session], photo_ids: list[int], settin
     result.skipped = {pid: "not_found" for pid in set(photo_ids) - {pid for pid, _ in items}}
     frames: list[Image.Image] = []
     for photo_id, relpath in items[:settings.max_frames]:
-        frame = _frame(inside_library(root, relpath), settings, max_pixels)
+        frame = _frame(root, relpath, settings, max_pixels)
         if isinstance(frame, str):
             result.skipped[photo_id] = frame
         else:
@@ -120,11 +134,18 @@ def make_animation(sessions: sessionmaker[Session], photo_ids: list[int], settin
         result.skipped[photo_id] = "too_many_frames"
     if len(frames) < 2:
         raise AnimationError("an animation needs at least two readable photos")
-    folder = inside_library(root, f"{settings.folder}/x").parent
-    stem = f"{Path(items[0][1]).stem}-{len(frames)}frames"
+    try:
+        folder = inside_library(root, f"{settings.folder}/x").parent
+    except UnsafePath:
+        raise AnimationError(f"the gif folder {settings.folder!r} is not inside the library") from None
+    stem = animation_stem(Path(items[0][1]).stem, len(frames))
     duration = max(20, round(1000 / settings.fps))
     for fmt in formats:
-        path = _write_new(frames[0], frames[1:], folder, stem, fmt, duration)
+        try:
+            path = _write_new(frames[0], frames[1:], folder, stem, fmt, duration)
+        except OSError as exc:  # a full or read-only share: said, not a crash
+            raise AnimationError(f"could not write the {fmt.upper()} in {settings.folder}: "
+                                 f"{exc.strerror or exc}") from None
         result.paths.append(path.relative_to(root.resolve()).as_posix())
     result.frames = len(frames)
     return result

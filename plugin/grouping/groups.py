@@ -82,7 +82,7 @@ def find_groups(table: PhotoTable, settings: SimilarSettings, similarity: Simila
     else:
         known = Pairs.concat([identical_pairs(table.content), _hash_links(table, settings)])
         pairs = Pairs.concat([known, _time_links(table, settings, similarity, known)])
-    return _groups(len(table), pairs)
+    return _groups(len(table), pairs, _labels(table, pairs, settings.max_span_s))
 
 
 def relation_to(table: PhotoTable, row: int, keeper: int, link: str, settings: SimilarSettings) -> str:
@@ -92,17 +92,22 @@ def relation_to(table: PhotoTable, row: int, keeper: int, link: str, settings: S
     """
     if table.content[row] >= 0 and table.content[row] == table.content[keeper]:
         return "identical"
-    if link == "similar" or not (table.has_hash[row] and table.has_hash[keeper]):
-        return link if link != "identical" else "copy"
+    if (table.camera_time[row] and table.camera_time[keeper]
+            and abs(table.times[row] - table.times[keeper]) > SAME_CAPTURE_S):
+        return "similar"  # two captures, whatever links them in the group
+    if not (table.has_hash[row] and table.has_hash[keeper]):
+        return link if link not in ("identical", "copy") else "edited"
     if table.mono[row] != table.mono[keeper]:
-        return "mono"
+        return "mono" if table.mono[row] else "colour"  # the keeper is the black-and-white one (the user's choice)
     direct = int(hamming(table.phash[row:row + 1], table.phash[keeper:keeper + 1])[0])
     flipped = int(hamming(table.phash[row:row + 1], table.mirror[keeper:keeper + 1])[0])
     if flipped < direct and flipped <= settings.near_distance:
         return "mirrored"
     if direct <= settings.same_distance and _same_shape(table, np.array([row]), np.array([keeper]))[0]:
         return "copy"
-    return "edited"
+    if direct <= settings.near_distance or link == "edited":
+        return "edited"  # close to the keeper's hash, or an edit the features found (rotated, recoloured)
+    return "similar"  # another picture: a copy of another shot of the moment
 
 
 def _same_shape(table: PhotoTable, a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -158,10 +163,67 @@ def _time_links(table: PhotoTable, settings: SimilarSettings, similarity: Simila
     return Pairs.of(a[keep], b[keep], relation[keep])
 
 
-def _groups(n: int, pairs: Pairs) -> list[FoundGroup]:
+def _labels(table: PhotoTable, pairs: Pairs, max_span_s: float) -> np.ndarray:
+    """A group label per row: copies and edits join whatever their dates; shots of one moment join only while
+    the group spans at most ``max_span_s`` (so a slow series does not chain into one endless group).
+
+    First each picture with its copies and edits (connected components without the 'similar' pairs); each
+    gets its moment (its camera times, else its file times). Then 'similar' pairs join those pictures,
+    closest in time first, unless the joined group would span more than ``max_span_s``.
+    """
+    n = len(table)
+    similar = pairs.relation == RELATION_RANK["similar"]
+    base = components(n, Pairs(pairs.a[~similar], pairs.b[~similar], pairs.relation[~similar]))
+    if not similar.any():
+        return base
+    camera = np.where(table.camera_time, table.times, np.nan)
+    lo, hi = _extent(base, camera, n)
+    lo_all, hi_all = _extent(base, table.times, n)
+    no_camera = np.isinf(lo)
+    lo, hi = np.where(no_camera, lo_all, lo), np.where(no_camera, hi_all, hi)
+    ca, cb = base[pairs.a[similar]], base[pairs.b[similar]]
+    order = np.argsort(np.abs(table.times[pairs.a[similar]] - table.times[pairs.b[similar]]), kind="stable")
+    parent = list(range(n))
+    low, high = lo.tolist(), hi.tolist()
+
+    def root(x: int) -> int:
+        while parent[x] != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    for a, b in zip(ca[order].tolist(), cb[order].tolist(), strict=True):
+        ra, rb = root(a), root(b)
+        if ra == rb:
+            continue
+        start, end = min(low[ra], low[rb]), max(high[ra], high[rb])
+        if end - start <= max_span_s:
+            keep, drop = min(ra, rb), max(ra, rb)
+            parent[drop], low[keep], high[keep] = keep, start, end
+    roots = np.asarray(parent, np.int64)
+    while True:  # every label straight to its root
+        grand = roots[roots]
+        if np.array_equal(grand, roots):
+            return roots[base]
+        roots = grand
+
+
+def _extent(labels: np.ndarray, times: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per label, the earliest and latest of ``times`` (inf / -inf where a label has none)."""
+    lo, hi = np.full(n, np.inf), np.full(n, -np.inf)
+    known = ~np.isnan(times)
+    np.minimum.at(lo, labels[known], times[known])
+    np.maximum.at(hi, labels[known], times[known])
+    return lo, hi
+
+
+def _groups(n: int, pairs: Pairs, labels: np.ndarray | None = None) -> list[FoundGroup]:
     if not len(pairs):
         return []
-    labels = components(n, pairs)
+    labels = components(n, pairs) if labels is None else labels
+    # Pairs split apart by the span limit say nothing of the groups they no longer join.
+    inside = labels[pairs.a] == labels[pairs.b]
+    pairs = Pairs(pairs.a[inside], pairs.b[inside], pairs.relation[inside])
     # Each row's strongest link (lowest rank) over its pairs; an identical file says nothing of how the
     # picture relates to the others, so identical pairs count only where a row has no other link.
     strongest = np.full(n, len(RELATIONS), np.int8)

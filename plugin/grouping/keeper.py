@@ -25,6 +25,7 @@ class ShotQuality:
     blurry: bool = False
     darkness: float | None = None  # the dark analyzer's score (0..1, higher = darker)
     dark: bool = False
+    clipped: float | None = None  # fraction of blown-out pixels
     face_sharpness: tuple[float, ...] = ()  # sharpness of each groupable face
     camera_time: bool = False
 
@@ -61,6 +62,17 @@ def _faces(shot: ShotQuality, group: list[ShotQuality]) -> float | None:
     return sum(shot.face_sharpness) / most
 
 
+CLIPPED_WEIGHT = 2.0
+
+
+def _exposure(shot: ShotQuality, _group: list[ShotQuality]) -> float | None:
+    if shot.darkness is None and shot.clipped is None:
+        return None
+    # Darkness is a 0..1 score; blown highlights weigh double their share of the frame (5% blown = 0.1), so a
+    # bracket's over-exposed frame loses to a balanced one as an under-exposed frame does.
+    return -(shot.darkness or 0.0) - CLIPPED_WEIGHT * (shot.clipped or 0.0)
+
+
 CRITERIA: dict[str, Criterion] = {c.name: c for c in (
     Criterion("resolution", "higher resolution copy", lambda s, _: float(s.pixels) or None, lambda best: 0.9 * best),
     Criterion("colour", "in colour", lambda s, _: 0.0 if s.mono else 1.0,
@@ -69,11 +81,10 @@ CRITERIA: dict[str, Criterion] = {c.name: c for c in (
               lambda best: best),
     Criterion("faces", "sharper faces", _faces, lambda best: 0.85 * best),
     Criterion("sharpness", "sharper", lambda s, _: s.sharpness, lambda best: 0.9 * best),
-    Criterion("exposure", "better exposed", lambda s, _: None if s.darkness is None else -s.darkness,
-              lambda best: best - 0.1),
+    Criterion("exposure", "better exposed", _exposure, lambda best: best - 0.1),
     Criterion("file_size", "larger file (less compressed)", lambda s, _: float(s.file_size) or None,
               lambda best: 0.95 * best),
-    Criterion("camera_time", "the original (it has the camera's date)", lambda s, _: float(s.camera_time),
+    Criterion("camera_time", "the original, with the camera's date", lambda s, _: float(s.camera_time),
               lambda best: best),
 )}
 

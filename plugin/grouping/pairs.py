@@ -21,11 +21,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-# Relations between two photos, strongest first (a member's relation is its strongest edge).
+# Relations between two photos, strongest first (a member's relation is its strongest edge). A member's
+# relation to its keeper may also be 'colour': the colour original of a black-and-white keeper.
 RELATIONS: tuple[str, ...] = ("identical", "copy", "mirrored", "mono", "edited", "similar")
 RELATION_RANK = {name: rank for rank, name in enumerate(RELATIONS)}
 # Relations that make a photo a copy or an edit of another (its recommendation says 'duplicate').
-DUPLICATE_RELATIONS = frozenset({"identical", "copy", "mirrored", "mono", "edited"})
+DUPLICATE_RELATIONS = frozenset({"identical", "copy", "mirrored", "mono", "colour", "edited"})
 
 QUARTERS = 4
 QUARTER_BITS = 64 // QUARTERS

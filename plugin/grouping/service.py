@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import numpy as np
-from sqlalchemy import and_, delete, select
+from sqlalchemy import and_, delete, insert, select, update
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
 from plugin.config import SimilarSettings
@@ -167,21 +167,24 @@ def load_qualities(session: Session, photo_ids: Iterable[int]) -> dict[int, Shot
                 .where(Photo.id.in_(chunk))):
             facts[pid] = {"relpath": rel, "pixels": (w or 0) * (h or 0), "file_size": size or 0,
                           "camera_time": source == "exif", "mono": bool(mono), "faces": []}
-        for pid, analyzer, score, flagged in session.execute(
-                select(Analysis.photo_id, Analysis.analyzer, Analysis.score, Analysis.flagged)
-                .where(Analysis.photo_id.in_(chunk), Analysis.analyzer.in_(("blur", "exposure")))):
+        for pid, analyzer, score, flagged, evidence in session.execute(
+                select(Analysis.photo_id, Analysis.analyzer, Analysis.score, Analysis.flagged, Analysis.evidence)
+                .where(Analysis.photo_id.in_(chunk), Analysis.analyzer.in_(("blur", "exposure", "hash")))):
             if analyzer == "blur":
                 facts[pid]["sharpness"], facts[pid]["blurry"] = score, bool(flagged)
-            else:
+            elif analyzer == "exposure":
                 facts[pid]["darkness"], facts[pid]["dark"] = score, bool(flagged)
+            else:
+                facts[pid]["clipped"] = (evidence or {}).get("clipped")
+        # Faces too blurry to group still say how blurred the shot is; faces too small to judge do not.
         for pid, sharpness in session.execute(
                 select(Face.photo_id, Face.sharpness)
-                .where(Face.photo_id.in_(chunk), Face.quality == "ok", Face.not_a_face.is_(False))):
+                .where(Face.photo_id.in_(chunk), Face.quality != "small", Face.not_a_face.is_(False))):
             facts[pid]["faces"].append(float(sharpness))
     return {pid: ShotQuality(
         photo_id=pid, relpath=f["relpath"], pixels=f["pixels"], file_size=f["file_size"], mono=f["mono"],
         sharpness=f.get("sharpness"), blurry=f.get("blurry", False), darkness=f.get("darkness"),
-        dark=f.get("dark", False), face_sharpness=tuple(sorted(f["faces"], reverse=True)),
+        dark=f.get("dark", False), clipped=f.get("clipped"), face_sharpness=tuple(sorted(f["faces"], reverse=True)),
         camera_time=f["camera_time"]) for pid, f in facts.items()}
 
 
@@ -200,112 +203,171 @@ def group_photos(sessions: sessionmaker[Session], settings: SimilarSettings, met
     return report
 
 
+GROUP_FIELDS = ("kind", "method", "keeper_photo_id", "keeper_reason", "keeper_by", "size", "taken_at")
+
+
+@dataclass(slots=True)
+class GroupState:
+    """A group as stored (the row's fields and its members' relations), compared to decide what to write."""
+
+    fields: dict[str, Any]
+    members: dict[int, str]  # photo id -> relation to the keeper ('keeper' for the keeper)
+    id: int | None = None
+
+
+def _stored_groups(session: Session) -> dict[int, GroupState]:
+    """Every stored group, as plain tuples (no ORM objects: a large library has hundreds of thousands)."""
+    groups = {row[0]: GroupState(dict(zip(GROUP_FIELDS, row[1:], strict=True)), {}, row[0])
+              for row in session.execute(select(PhotoGroup.id, *(getattr(PhotoGroup, f) for f in GROUP_FIELDS)))}
+    for group_id, photo_id, relation in session.execute(
+            select(PhotoGroupMember.group_id, PhotoGroupMember.photo_id, PhotoGroupMember.relation)):
+        if group_id in groups:
+            groups[group_id].members[photo_id] = relation
+    return groups
+
+
 def persist_groups(session: Session, table: PhotoTable, found: list[FoundGroup], method: str,
                    settings: SimilarSettings, report: GroupReport) -> None:
-    existing = {g.id: g for g in session.scalars(select(PhotoGroup).options(selectinload(PhotoGroup.members)))}
-    group_of_photo = {m.photo_id: g.id for g in existing.values() for m in g.members}
+    """Write what changed: new, changed and vanished groups, their members, and the recommendations.
+
+    A found group takes the id of the stored group it shares most photos with (so links and the user's
+    keeper stay); a user's keeper stays while that photo is in the group. Regrouping an unchanged library
+    writes nothing.
+    """
+    stored = _stored_groups(session)
+    group_of_photo = {pid: gid for gid, g in stored.items() for pid in g.members}
     qualities = load_qualities(session, (int(table.ids[r]) for g in found for r in g.rows))
-    taken = {int(table.ids[r]): table.times[r] for g in found for r in g.rows}
     used: set[int] = set()
-    groups: list[PhotoGroup] = []
+    states: list[GroupState] = []
     for item in found:
         photo_ids = [int(table.ids[r]) for r in item.rows]
         overlap = Counter(group_of_photo[p] for p in photo_ids if p in group_of_photo)
         match = next((gid for gid, _ in overlap.most_common() if gid not in used), None)
-        group = existing[match] if match is not None else PhotoGroup()
-        if match is None:
-            session.add(group)
-        else:
+        old = stored.get(match) if match is not None else None
+        if match is not None:
             used.add(match)
-        group.kind, group.method, group.size = item.kind, method, len(photo_ids)
-        first = min((taken[p] for p in photo_ids if not np.isnan(taken[p])), default=None)
-        group.taken_at = None if first is None else _EPOCH + timedelta(seconds=float(first))
-        if not (group.keeper_by == "user" and group.keeper_photo_id in photo_ids):
-            choice = choose_keeper(item.kind, [qualities[p] for p in photo_ids])
-            group.keeper_photo_id, group.keeper_reason, group.keeper_by = choice.photo_id, choice.reason, "auto"
+        # The user's keeper stays while it is in the group, also when groups merged (the matched one first).
+        chosen = [stored[gid].fields["keeper_photo_id"] for gid, _ in overlap.most_common()
+                  if stored[gid].fields["keeper_by"] == "user" and stored[gid].fields["keeper_photo_id"] in photo_ids]
+        if old is not None and old.fields["keeper_photo_id"] in chosen:
+            chosen.insert(0, old.fields["keeper_photo_id"])
+        if chosen:
+            keeper, reason, keeper_by = chosen[0], USER_REASON, "user"
         else:
-            group.keeper_reason = USER_REASON
-        keeper_row = item.rows[photo_ids.index(group.keeper_photo_id)]
-        _sync_members(group, {
-            pid: "keeper" if row == keeper_row else relation_to(table, row, keeper_row, link, settings)
-            for pid, row, link in zip(photo_ids, item.rows, item.links, strict=True)})
-        groups.append(group)
+            choice = choose_keeper(item.kind, [qualities[p] for p in photo_ids])
+            keeper, reason, keeper_by = choice.photo_id, choice.reason, "auto"
+        keeper_row = item.rows[photo_ids.index(keeper)]
+        times = table.times[item.rows]
+        first = float(np.nanmin(times)) if not np.isnan(times).all() else None
+        states.append(GroupState(
+            {"kind": item.kind, "method": method, "keeper_photo_id": keeper, "keeper_reason": reason,
+             "keeper_by": keeper_by, "size": len(photo_ids),
+             "taken_at": None if first is None else _EPOCH + timedelta(seconds=first)},
+            {pid: "keeper" if row == keeper_row else relation_to(table, row, keeper_row, link, settings)
+             for pid, row, link in zip(photo_ids, item.rows, item.links, strict=True)},
+            match))
         report.groups[item.kind] += 1
         report.recommended += len(photo_ids) - 1
-    for gid, group in existing.items():
-        if gid not in used:
-            session.delete(group)
-    session.flush()
-    _apply_recommendations(session, _wanted(groups, qualities), scope=None)
+    _write_groups(session, stored, states)
+    _apply_recommendations(session, _advice(states, qualities), scope=None)
 
 
-def _sync_members(group: PhotoGroup, relations: dict[int, str]) -> None:
-    for member in [m for m in group.members if m.photo_id not in relations]:
-        group.members.remove(member)
-    have = {m.photo_id: m for m in group.members}
-    for photo_id, relation in relations.items():
-        if photo_id in have:
-            have[photo_id].relation = relation
-        else:
-            group.members.append(PhotoGroupMember(photo_id=photo_id, relation=relation))
+def _write_groups(session: Session, stored: dict[int, GroupState], states: list[GroupState]) -> None:
+    kept = {s.id for s in states if s.id is not None}
+    gone = [gid for gid in stored if gid not in kept]
+    changed_members = [s.id for s in states if s.id is not None and stored[s.id].members != s.members]
+    for chunk in _chunks(gone + changed_members):
+        session.execute(delete(PhotoGroupMember).where(PhotoGroupMember.group_id.in_(chunk)))
+    for chunk in _chunks(gone):
+        session.execute(delete(PhotoGroup).where(PhotoGroup.id.in_(chunk)))
+    updates = [{"id": s.id, **s.fields} for s in states
+               if s.id is not None and any(stored[s.id].fields[f] != s.fields[f] for f in GROUP_FIELDS)]
+    if updates:
+        session.execute(update(PhotoGroup), updates)
+    fresh = [s for s in states if s.id is None]
+    if fresh:
+        ids = session.scalars(insert(PhotoGroup).returning(PhotoGroup.id, sort_by_parameter_order=True),
+                              [s.fields for s in fresh]).all()
+        for state, group_id in zip(fresh, ids, strict=True):
+            state.id = group_id
+    rewrite = set(changed_members) | {s.id for s in fresh}
+    members = [{"group_id": s.id, "photo_id": pid, "relation": relation}
+               for s in states if s.id in rewrite for pid, relation in s.members.items()]
+    if members:
+        session.execute(insert(PhotoGroupMember), members)
 
 
-def _swap_keeper(group: PhotoGroup) -> None:
+def _swap_keeper(members: dict[int, str], new_keeper: int) -> dict[int, str]:
     """Member relations after the keeper changed: the old keeper relates to the new one as the new one did
-    to it (a copy of a copy, an edit of an edit); the others keep theirs (relations are symmetric)."""
-    by_photo = {m.photo_id: m for m in group.members}
-    new = by_photo.get(group.keeper_photo_id or -1)
-    old = next((m for m in group.members if m.relation == "keeper"), None)
-    if new is None or new is old:
-        return
-    if old is not None:
-        old.relation = new.relation
-    new.relation = "keeper"
+    to it (a copy of a copy, an edit of an edit; colour and black and white swap); the others keep theirs."""
+    relations = dict(members)
+    new_relation = relations.get(new_keeper)
+    if new_relation is None or new_relation == "keeper":
+        return relations
+    for photo_id, relation in members.items():
+        if relation == "keeper":
+            relations[photo_id] = {"mono": "colour", "colour": "mono"}.get(new_relation, new_relation)
+    relations[new_keeper] = "keeper"
+    return relations
 
 
 def _severity(relation: str) -> float:
     # Copies first (the safest to delete), then edits, then other shots.
-    return round(2.0 - RELATION_RANK.get(relation, 5) * 0.2, 2)
+    return round(2.0 - RELATION_RANK.get(relation, RELATION_RANK["edited"]) * 0.2, 2)
 
 
-def _wanted(groups: list[PhotoGroup], qualities: dict[int, ShotQuality]) -> dict[int, Recommendation]:
-    wanted: dict[int, Recommendation] = {}
-    for group in groups:
-        keeper = qualities.get(group.keeper_photo_id or -1)
-        for member in group.members:
-            if member.photo_id == group.keeper_photo_id:
+def _advice(states: list[GroupState], qualities: dict[int, ShotQuality]) -> dict[int, dict[str, Any]]:
+    """photo id -> its recommendation (reason, severity, keeper, evidence), for every member but the keepers."""
+    wanted: dict[int, dict[str, Any]] = {}
+    for state in states:
+        fields = state.fields
+        keeper_id = fields["keeper_photo_id"]
+        keeper = qualities.get(keeper_id or -1)
+        for photo_id, relation in state.members.items():
+            if photo_id == keeper_id:
                 continue
-            reason = "duplicate" if member.relation in DUPLICATE_RELATIONS else "similar"
-            wanted[member.photo_id] = Recommendation(
-                photo_id=member.photo_id, reason=reason, severity=_severity(member.relation),
-                keep_photo_id=group.keeper_photo_id,
-                evidence={"group_id": group.id, "kind": group.kind, "relation": member.relation,
-                          "method": group.method, "group_size": group.size,
-                          "keeper_id": group.keeper_photo_id,
-                          "keeper_name": keeper.relpath.rpartition("/")[2] if keeper else None,
-                          "keeper_reason": group.keeper_reason, "keeper_by": group.keeper_by})
+            wanted[photo_id] = {
+                "reason": "duplicate" if relation in DUPLICATE_RELATIONS else "similar",
+                "severity": _severity(relation), "keep_photo_id": keeper_id,
+                "evidence": {"group_id": state.id, "kind": fields["kind"], "relation": relation,
+                             "method": fields["method"], "group_size": fields["size"], "keeper_id": keeper_id,
+                             "keeper_name": keeper.relpath.rpartition("/")[2] if keeper else None,
+                             "keeper_reason": fields["keeper_reason"], "keeper_by": fields["keeper_by"]}}
     return wanted
 
 
-def _apply_recommendations(session: Session, wanted: dict[int, Recommendation], scope: list[int] | None) -> None:
-    """Make the duplicate/similar recommendations those of ``wanted`` (all photos, or those in ``scope``)."""
-    query = select(Recommendation).where(Recommendation.reason.in_(GROUP_REASONS))
-    if scope is not None:
-        query = query.where(Recommendation.photo_id.in_(scope))
-    have: dict[int, Recommendation] = {}
-    for row in session.scalars(query):
-        target = wanted.get(row.photo_id)
-        if target is None or target.reason != row.reason or row.photo_id in have:
-            session.delete(row)
+def _apply_recommendations(session: Session, wanted: dict[int, dict[str, Any]], scope: list[int] | None) -> None:
+    """Make the duplicate/similar recommendations those of ``wanted`` (all photos, or those in ``scope``);
+    rows that already say the same are left alone."""
+    query = select(Recommendation.id, Recommendation.photo_id, Recommendation.reason, Recommendation.severity,
+                   Recommendation.keep_photo_id, Recommendation.evidence).where(
+        Recommendation.reason.in_(GROUP_REASONS))
+    rows = []
+    for chunk in _chunks(scope) if scope is not None else [None]:
+        rows += session.execute(query if chunk is None else query.where(Recommendation.photo_id.in_(chunk))).all()
+    doomed: list[int] = []
+    have: dict[int, tuple[Any, ...]] = {}
+    for rec_id, photo_id, reason, severity, keep_id, evidence in rows:
+        target = wanted.get(photo_id)
+        if target is None or target["reason"] != reason or photo_id in have:
+            doomed.append(rec_id)
         else:
-            have[row.photo_id] = row
-    session.flush()
+            have[photo_id] = (rec_id, severity, keep_id, evidence)
+    for chunk in _chunks(doomed):
+        session.execute(delete(Recommendation).where(Recommendation.id.in_(chunk)))
+    updates, inserts = [], []
     for photo_id, target in wanted.items():
-        row = have.get(photo_id)
-        if row is None:
-            session.add(target)
-        else:
-            row.severity, row.evidence, row.keep_photo_id = target.severity, target.evidence, target.keep_photo_id
+        if photo_id not in have:
+            inserts.append({"photo_id": photo_id, **target})
+            continue
+        rec_id, severity, keep_id, evidence = have[photo_id]
+        if (severity, keep_id, evidence) != (target["severity"], target["keep_photo_id"], target["evidence"]):
+            updates.append({"id": rec_id, "severity": target["severity"], "keep_photo_id": target["keep_photo_id"],
+                            "evidence": target["evidence"]})
+    if updates:
+        session.execute(update(Recommendation), updates)
+    if inserts:
+        session.execute(insert(Recommendation), inserts)
 
 
 def set_keeper(sessions: sessionmaker[Session], group_id: int, photo_id: int | None) -> PhotoGroup:
@@ -314,18 +376,27 @@ def set_keeper(sessions: sessionmaker[Session], group_id: int, photo_id: int | N
         group = session.get(PhotoGroup, group_id, options=[selectinload(PhotoGroup.members)])
         if group is None:
             raise GroupError(f"no group {group_id}")
-        members = [m.photo_id for m in group.members]
+        members = {m.photo_id: m.relation for m in group.members}
         qualities = load_qualities(session, members)
+        # Only a photo still in the library can be kept (a trashed or vanished member waits for the regrouping).
+        present = set(session.scalars(select(Photo.id).where(Photo.id.in_(list(members)), _present())))
         if photo_id is None:
-            choice = choose_keeper(group.kind, [qualities[p] for p in members if p in qualities])
+            if not present:
+                raise GroupError(f"no photo of group {group_id} is in the library")
+            choice = choose_keeper(group.kind, [qualities[p] for p in members if p in present])
             group.keeper_photo_id, group.keeper_reason, group.keeper_by = choice.photo_id, choice.reason, "auto"
         elif photo_id not in members:
             raise GroupError(f"photo {photo_id} is not in group {group_id}")
+        elif photo_id not in present:
+            raise GroupError(f"photo {photo_id} is no longer in the library (trashed or gone)")
         else:
             group.keeper_photo_id, group.keeper_reason, group.keeper_by = photo_id, USER_REASON, "user"
-        _swap_keeper(group)
+        relations = _swap_keeper(members, group.keeper_photo_id)
+        for member in group.members:
+            member.relation = relations[member.photo_id]
         session.flush()
-        _apply_recommendations(session, _wanted([group], qualities), scope=members)
+        state = GroupState({f: getattr(group, f) for f in GROUP_FIELDS}, relations, group.id)
+        _apply_recommendations(session, _advice([state], qualities), scope=list(members))
         session.commit()
         session.refresh(group)
         session.expunge(group)
@@ -347,8 +418,3 @@ def export_groups(session: Session) -> list[dict[str, Any]]:
              "members": [{"photo_id": m.photo_id, "path": paths.get(m.photo_id), "relation": m.relation}
                          for m in sorted(g.members, key=lambda m: m.photo_id)]}
             for g in groups]
-
-
-def clear_groups(session: Session) -> None:
-    session.execute(delete(Recommendation).where(Recommendation.reason.in_(GROUP_REASONS)))
-    session.execute(delete(PhotoGroup))

@@ -14,8 +14,8 @@ For each size a synthetic library is generated (seeded, so every run sees the sa
 * 2 % exact duplicates (same content code, same everything), 2 % edited copies (1-6 hash bits flipped; a
   quarter mirrored: hash = the original's mirror hash and back, a fifth made black and white; resized or
   cropped; half lost their EXIF: file time, no GPS, some saved years later);
-* the pathological slice: 1 % all-black photos (hash 0, mirror 0) taken near other photos, and one folder
-  of min(5,000, n / 20) photos without EXIF sharing one file time (copied at once);
+* the pathological slice: 1 % all-black photos (flat: no hash, as the analyzer gives them) taken near other
+  photos, and one folder of min(5,000, n / 20) photos without EXIF sharing one file time (copied at once);
 * a PICCL tag-set code per photo (one per scene, 10 % of photos another) for piccl2021.
 
 The similarity callback computes real 1280-d float32 dot products for every pair it is asked about. It
@@ -231,7 +231,8 @@ def make_library(n: int, seed: int) -> Library:
     table = {
         "ids": np.arange(1, n + 1, dtype=np.int64), "content": merged["content"].astype(np.int64),
         "phash": merged["phash"].astype(np.uint64), "mirror": merged["mirror"].astype(np.uint64),
-        "has_hash": np.ones(n, bool), "mono": merged["mono"].astype(bool),
+        "has_hash": merged["phash"] != 0,  # black (flat) frames get no hash, as in plugin.analyzers.hashes
+        "mono": merged["mono"].astype(bool),
         "width": merged["width"].astype(np.int64), "height": merged["height"].astype(np.int64),
         "times": merged["times"].astype(np.float64), "camera_time": merged["camera_time"].astype(bool),
         "lat": merged["lat"].astype(np.float64), "lon": merged["lon"].astype(np.float64),

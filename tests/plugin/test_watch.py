@@ -6,6 +6,7 @@ import threading
 import time
 from pathlib import Path
 
+import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -120,11 +121,15 @@ def test_the_watcher_reclusters_faces_on_its_schedule_only_when_faces_came(
     assert settings.faces.cluster_interval_min == 60
 
 
-def test_the_watcher_regroups_duplicates_once_photos_came(
-        tmp_path: Path, testdata: Path, settings_for, sessions: sessionmaker[Session]) -> None:  # type: ignore[no-untyped-def]
+def test_the_watcher_regroups_duplicates_once_photos_came(  # type: ignore[no-untyped-def]
+        tmp_path: Path, testdata: Path, settings_for, sessions: sessionmaker[Session],
+        monkeypatch: pytest.MonkeyPatch) -> None:
     import shutil
 
+    from plugin import watch
     from plugin.store.models import PhotoGroup
+
+    monkeypatch.setattr(watch, "GROUP_BACKOFF", 1e6)  # a regrouping that took a while: the next one waits
 
     # GIVEN a watcher over a library with one photo
     library = tmp_path / "photos"
@@ -136,10 +141,15 @@ def test_the_watcher_regroups_duplicates_once_photos_came(
     watcher.full_rescan()
     watcher.group_photos()
     assert not watcher.groups_dirty
-    # WHEN a copy arrives and is scanned, then the scheduled grouping job runs
+    # WHEN a copy arrives and is scanned, then the scheduled grouping job runs at once
     shutil.copy(photo, library / "copy of a.jpg")
     watcher.full_rescan()
     assert watcher.groups_dirty
+    watcher.group_photos()
+    # THEN it waits: it backs off by a multiple of how long the last regrouping took
+    assert watcher.groups_dirty
+    # WHEN the job runs once that time has passed
+    watcher._groups_not_before = 0.0
     watcher.group_photos()
     # THEN the two are one duplicate group
     with sessions() as session:

@@ -67,7 +67,7 @@ def _decisions(ui: UI) -> dict[int, str]:
         return dict(session.execute(select(Decision.photo_id, Decision.decision)).all())
 
 
-def _post(ui: UI, url: str, **data: str) -> object:
+def _post(ui: UI, url: str, **data: str | list[str]) -> object:
     return ui.client.post(url, data={"csrf_token": ui.csrf(), **data})
 
 
@@ -311,3 +311,24 @@ def test_the_similar_tab_shows_similar_shots_or_says_there_are_none(groups_ui: U
     assert "2 similar shots" in page and "sharpest" in page and "similar shot" in page
     assert _keeper_of(page) == keep
     assert re.search(r'class="on[^"]*"\s+data-reason="similar"', page)
+
+
+def test_a_decision_on_a_page_shown_before_the_group_changed_touches_nothing_unseen(groups_ui: UI) -> None:
+    # GIVEN the page showed the group with its keeper, then piccl chose another keeper (regrouped meanwhile)
+    home = _group(groups_ui, "home/x.jpg")
+    other = next(m.photo_id for m in home.members if m.photo_id != home.keeper_photo_id)
+    shown = {"keeper_id": str(home.keeper_photo_id), "shown": [str(m.photo_id) for m in home.members]}
+    set_keeper(groups_ui.sessions, home.id, other)
+    # WHEN the user taps Trash the others on that page
+    response = _post(groups_ui, f"/groups/{home.id}/trash-others", reason="duplicate", **shown)
+    # THEN nothing is trashed and the page says to look again
+    assert response.status_code == 302
+    page = groups_ui.client.get(response.headers["Location"]).text
+    assert "this group changed since the page was shown" in html.unescape(page)
+    assert _decisions(groups_ui) == {}
+    # AND a photo that joined after the page was shown is not trashed with the others
+    response = _post(groups_ui, f"/groups/{home.id}/trash-others", reason="duplicate", keeper_id=str(other),
+                     shown=[str(other)])
+    assert "Not done: no other photo of this group is left to trash" in html.unescape(
+        groups_ui.client.get(response.headers["Location"]).text)
+    assert _decisions(groups_ui) == {}

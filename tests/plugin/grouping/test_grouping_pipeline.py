@@ -165,3 +165,24 @@ def test_cli_groups_gif_and_export(build, testdata: Path, monkeypatch: pytest.Mo
         "reason": "equally good copies: the first by path", "keeper_by": "auto", "relation": "identical",
         "method": "default"}
     assert by_path["b/x.jpg"]["recommendation"]["reasons"] == ["duplicate"]
+
+
+def test_the_gif_folder_keeps_the_users_photos_scanned_and_a_missing_frame_is_skipped(  # type: ignore[no-untyped-def]
+        build, sessions, testdata: Path) -> None:
+    folder = testdata / "exif_ianare/jpg/orientation"
+    # GIVEN the user's own photo in the gif folder, beside three photos
+    settings, library = build({"a.jpg": folder / "landscape_1.jpg", "b.jpg": folder / "landscape_2.jpg",
+                               "c.jpg": folder / "landscape_3.jpg",
+                               "piccl-gifs/mine.jpg": testdata / "exif_ianare/jpg/gps/DSCN0010.jpg"})
+    Scanner(settings, sessions).scan(library)
+    with sessions() as session:
+        ids = dict(session.execute(select(Photo.relpath, Photo.id)).all())
+    assert "piccl-gifs/mine.jpg" in ids
+    # WHEN one photo vanished before its frame was read
+    (library / "c.jpg").unlink()
+    made = make_animation(sessions, [ids["a.jpg"], ids["b.jpg"], ids["c.jpg"]], settings.gif, formats=("gif",))
+    # THEN the animation is made of the others and says which was skipped and why
+    assert made.frames == 2 and made.skipped == {ids["c.jpg"]: "unreadable: No such file or directory"}
+    # AND a rescan skips piccl's animation but still reads the user's photo in that folder
+    summary = Scanner(settings, sessions).scan(library)
+    assert summary.ignored.get("piccl_animation") == 1 and summary.photos == 3

@@ -46,3 +46,8 @@ def test_a_copy_that_lost_the_camera_date_is_not_kept_for_being_larger() -> None
 def test_identical_copies_keep_the_shallowest_path() -> None:
     choice = choose_keeper("duplicate", [shot(1, relpath="2023/copy/IMG_1.jpg"), shot(2, relpath="2023/IMG_1.jpg")])
     assert choice.photo_id == 2 and choice.reason == "equally good copies: the first by path"
+
+
+def test_the_balanced_frame_of_a_bracket_beats_the_blown_out_one() -> None:
+    choice = choose_keeper("similar", [shot(1, clipped=0.12), shot(2, clipped=0.01)])
+    assert choice.photo_id == 2 and choice.reason == "better exposed"

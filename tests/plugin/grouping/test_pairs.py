@@ -143,3 +143,31 @@ def test_burst_shots_a_fraction_of_a_second_apart_are_similar_not_copies() -> No
     # AND with the same time to the fraction (what a copy keeps) they are a duplicate
     photos.times[1] = 100.0
     assert [g.kind for g in find_groups(photos, SimilarSettings(), no_vectors)] == ["duplicate"]
+
+
+def test_a_slow_series_is_cut_into_moments_instead_of_one_endless_group() -> None:
+    # GIVEN a tripod series: one shot every 30 s for two hours, each like the next
+    n = 240
+    photos = table(n, times=np.arange(n) * 30.0)
+
+    def alike(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        return np.full(len(a), 0.9)
+
+    groups = find_groups(photos, SimilarSettings(), alike)
+    # THEN no group spans more than five minutes, and every shot is in one
+    spans = [photos.times[g.rows].max() - photos.times[g.rows].min() for g in groups]
+    assert max(spans) <= 300 and sum(len(g.rows) for g in groups) == n and len(groups) >= 20
+
+
+def test_a_copy_of_another_burst_shot_is_similar_to_the_keeper_not_a_duplicate() -> None:
+    from plugin.grouping.groups import relation_to
+
+    # GIVEN burst shots A and B (0.5 s apart, hashes far apart) and A2, a copy of A without EXIF
+    photos = table(3, times=np.array([100.0, 100.5, 5000.0]), camera_time=np.array([True, True, False]))
+    photos.phash[2] = photos.phash[0]
+    settings = SimilarSettings()
+    # THEN with B kept, A is a similar shot, and so is its copy A2
+    assert relation_to(photos, 0, 1, "similar", settings) == "similar"
+    assert relation_to(photos, 2, 1, "copy", settings) == "similar"
+    # AND with A kept, A2 is a copy of it
+    assert relation_to(photos, 2, 0, "copy", settings) == "copy"
