@@ -29,7 +29,7 @@ from plugin import __version__
 from plugin.config import ConfigError, Settings, load_settings
 from plugin.scan import Scanner, ScanSummary
 from plugin.store.db import open_database
-from plugin.store.models import Decision, Library, Photo, Recommendation, ScanRun
+from plugin.store.models import Decision, Library, Photo, PhotoGroup, Recommendation, ScanRun
 
 console = Console(stderr=True)
 
@@ -299,6 +299,10 @@ def status(ctx: click.Context) -> None:
                 state = last.state if last.finished_at else "interrupted or running"
                 table.add_row("last scan", f"{last.started_at:%Y-%m-%d %H:%M:%S} UTC, {state}")
             out.print(table)
+        # Groups may span libraries (a copy in each): counted once, for all of them.
+        kinds = dict(session.execute(select(PhotoGroup.kind, func.count()).group_by(PhotoGroup.kind)).all())
+        out.print("groups: " + (", ".join(f"{n} {k.replace('_', '-')}" for k, n in sorted(kinds.items()))
+                                or "none (`piccl groups` finds them)"))
 
 
 @cli.command()
