@@ -12,12 +12,13 @@ import cv2
 import numpy as np
 import pytest
 from PIL import Image
+from sqlalchemy import text
 from sqlalchemy.orm import Session, sessionmaker
 
 from plugin.analyzers.base import AnalysisInput
 from plugin.config import Settings
 from plugin.reading.decode import DecodedPhoto, ReadOptions, read_photo
-from plugin.store.db import open_database
+from plugin.store.db import make_engine, open_database
 
 
 def _shared(var: str, sub: str) -> Path:
@@ -168,3 +169,15 @@ def settings_for(tmp_path: Path) -> Callable[..., Settings]:
 @pytest.fixture
 def sessions(tmp_path: Path) -> sessionmaker[Session]:
     return open_database(f"sqlite:///{tmp_path / 'store.sqlite3'}")
+
+
+def empty_postgres() -> str:
+    """The test PostgreSQL server's URL, its database emptied; or a skip saying there is none."""
+    url = os.environ.get("PICCL_TEST_POSTGRES_URL")
+    if not url:
+        pytest.skip("PICCL_TEST_POSTGRES_URL is not set (.ci/run starts a PostgreSQL server and sets it)")
+    engine = make_engine(url)
+    with engine.begin() as conn:
+        conn.execute(text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
+    engine.dispose()
+    return url

@@ -41,7 +41,7 @@ def _group(group_id: int) -> queries.GroupView:
 
 
 def _reason_of(group: queries.GroupView, reason: str | None) -> str:
-    return reason or queries.group_reason(db(), group.group_id, group.kind)
+    return reason or group.reason
 
 
 def _shown(group: queries.GroupView) -> set[int]:
@@ -91,9 +91,9 @@ def _tabs() -> dict[str, str]:
 
 def _render(group: queries.GroupView, reason: str) -> ResponseReturnValue:
     before, after = queries.group_neighbours(db(), reason, group.group_id)
-    position, total = queries.group_position(db(), reason, group.group_id)
+    total = queries.group_queue_size(db(), reason)
     return render_template("group.html", reason=reason, group=group, before=before, after=after,
-                           position=position, total=total, counts=queries.queue_counts(db()), tabs=_tabs(),
+                           total=total, counts=queries.queue_counts(db()), tabs=_tabs(),
                            empty_text=EMPTY_TEXT[reason])
 
 

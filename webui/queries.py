@@ -206,6 +206,7 @@ class GroupMemberView:
 class GroupView:
     group_id: int
     kind: str
+    reason: str  # the review tab it is in
     keeper_photo_id: int | None
     keeper_reason: str
     keeper_by: str
@@ -230,36 +231,38 @@ class GroupView:
         return [m for m in self.members if m.state is None]
 
 
-def _pending_groups(reason: str) -> Select[Any]:
-    """Ids of the groups with a member recommended for ``reason`` that is still in the library and undecided."""
-    return (select(PhotoGroupMember.group_id)
+def _has_pending_member() -> Any:
+    """A group has a photo advised for deletion that is still in the library and undecided (correlated EXISTS:
+    a few index lookups per group, so walking the groups in order stops at the first pending one)."""
+    return (select(PhotoGroupMember.photo_id)
             .join(Recommendation, and_(Recommendation.photo_id == PhotoGroupMember.photo_id,
-                                       Recommendation.reason == reason))
+                                       Recommendation.reason.in_(GROUP_REASONS)))
             .join(Photo, Photo.id == PhotoGroupMember.photo_id)
             .outerjoin(Decision, Decision.photo_id == Photo.id)
-            .where(_present(), Decision.id.is_(None)))
+            .where(PhotoGroupMember.group_id == PhotoGroup.id, _present(), Decision.id.is_(None))
+            .exists())
 
 
 def _group_queue(columns: Any, reason: str) -> Select[Any]:
-    return select(*columns).where(PhotoGroup.id.in_(_pending_groups(reason)))
+    return select(*columns).where(PhotoGroup.reason == reason, _has_pending_member())
+
+
+def _newest_first(query: Select[Any]) -> Select[Any]:
+    return query.order_by(PhotoGroup.taken_at.desc(), PhotoGroup.id.desc())
 
 
 def _newer_and_older(taken_at: datetime | None, group_id: int) -> tuple[Any, Any]:
-    """Conditions for the groups before and after one in the queue's order (newest first, undated last)."""
+    """Conditions for the groups before and after one in the queue's order (newest first, by id when undated)."""
     if taken_at is None:
-        before = or_(PhotoGroup.taken_at.is_not(None), PhotoGroup.id > group_id)
-        after = and_(PhotoGroup.taken_at.is_(None), PhotoGroup.id < group_id)
-    else:
-        before = or_(PhotoGroup.taken_at > taken_at, and_(PhotoGroup.taken_at == taken_at, PhotoGroup.id > group_id))
-        after = or_(PhotoGroup.taken_at < taken_at, and_(PhotoGroup.taken_at == taken_at, PhotoGroup.id < group_id),
-                    PhotoGroup.taken_at.is_(None))
+        return PhotoGroup.id > group_id, PhotoGroup.id < group_id
+    before = or_(PhotoGroup.taken_at > taken_at, and_(PhotoGroup.taken_at == taken_at, PhotoGroup.id > group_id))
+    after = or_(PhotoGroup.taken_at < taken_at, and_(PhotoGroup.taken_at == taken_at, PhotoGroup.id < group_id))
     return before, after
 
 
 def group_queue_first(session: Session, reason: str) -> int | None:
-    """The newest group still to review for ``reason`` (undated groups last)."""
-    return session.scalar(_group_queue((PhotoGroup.id,), reason)
-                          .order_by(PhotoGroup.taken_at.desc().nulls_last(), PhotoGroup.id.desc()).limit(1))
+    """The newest group still to review in the tab of ``reason``."""
+    return session.scalar(_newest_first(_group_queue((PhotoGroup.id,), reason)).limit(1))
 
 
 def group_neighbours(session: Session, reason: str, group_id: int) -> tuple[int | None, int | None]:
@@ -268,24 +271,17 @@ def group_neighbours(session: Session, reason: str, group_id: int) -> tuple[int 
     taken_at = session.scalar(select(PhotoGroup.taken_at).where(PhotoGroup.id == group_id))
     before, after = _newer_and_older(taken_at, group_id)
     previous = session.scalar(_group_queue((PhotoGroup.id,), reason).where(before)
-                              .order_by(PhotoGroup.taken_at.asc().nulls_first(), PhotoGroup.id.asc()).limit(1))
-    following = session.scalar(_group_queue((PhotoGroup.id,), reason).where(after)
-                               .order_by(PhotoGroup.taken_at.desc().nulls_last(), PhotoGroup.id.desc()).limit(1))
+                              .order_by(PhotoGroup.taken_at.asc(), PhotoGroup.id.asc()).limit(1))
+    following = session.scalar(_newest_first(_group_queue((PhotoGroup.id,), reason).where(after)).limit(1))
     return previous, following
 
 
-def group_position(session: Session, reason: str, group_id: int) -> tuple[int | None, int]:
-    """(the group's place in the queue of ``reason`` counting from 1, or None when it is not in it; groups in it)."""
-    total = int(session.scalar(select(func.count()).select_from(_group_queue((PhotoGroup.id,), reason).subquery()))
-                or 0)
-    taken_at = session.scalar(select(PhotoGroup.taken_at).where(PhotoGroup.id == group_id))
-    in_queue = session.scalar(_group_queue((PhotoGroup.id,), reason).where(PhotoGroup.id == group_id))
-    if in_queue is None:
-        return None, total
-    before, _ = _newer_and_older(taken_at, group_id)
-    ahead = session.scalar(select(func.count()).select_from(
-        _group_queue((PhotoGroup.id,), reason).where(before).subquery()))
-    return int(ahead or 0) + 1, total
+def group_queue_size(session: Session, reason: str) -> int:
+    """Groups still to review in the tab of ``reason`` (cached a few seconds, like the tab counts)."""
+    def compute() -> int:
+        return int(session.scalar(select(func.count()).select_from(
+            _group_queue((PhotoGroup.id,), reason).subquery())) or 0)
+    return counts_cache.get(("groups", reason), compute)
 
 
 def group_view(session: Session, group_id: int) -> GroupView | None:
@@ -307,7 +303,7 @@ def group_view(session: Session, group_id: int) -> GroupView | None:
         members.append(GroupMemberView(pid, rel.rpartition("/")[2], version_of(h), relation,
                                        pid == group.keeper_photo_id, state, taken, w, hh, size))
     members.sort(key=lambda m: (not m.keeper, m.taken_at or datetime.max, m.name, m.photo_id))
-    return GroupView(group.id, group.kind, group.keeper_photo_id, group.keeper_reason, group.keeper_by,
+    return GroupView(group.id, group.kind, group.reason, group.keeper_photo_id, group.keeper_reason, group.keeper_by,
                      group.taken_at, members)
 
 
@@ -339,17 +335,7 @@ def photo_group_line(session: Session, photo_id: int) -> PhotoGroupLine | None:
                                                              Recommendation.reason.in_(GROUP_REASONS)))
     return PhotoGroupLine(group.id, group.kind, group.size, group.keeper_photo_id,
                           keeper.rpartition("/")[2] if keeper else None, group.keeper_reason,
-                          own or group_reason(session, group.id, group.kind))
-
-
-def group_reason(session: Session, group_id: int, kind: str) -> str:
-    """The tab a group is reviewed in: its members' recommendation ('duplicate' before 'similar'), else its kind's."""
-    reasons = set(session.scalars(select(Recommendation.reason).join(
-        PhotoGroupMember, PhotoGroupMember.photo_id == Recommendation.photo_id)
-        .where(PhotoGroupMember.group_id == group_id, Recommendation.reason.in_(GROUP_REASONS))))
-    if reasons:
-        return "duplicate" if "duplicate" in reasons else "similar"
-    return "similar" if kind == "similar" else "duplicate"
+                          own or group.reason)
 
 
 # -- one photo ------------------------------------------------------------------------------------

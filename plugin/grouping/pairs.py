@@ -17,6 +17,7 @@ relation per pair):
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -61,25 +62,36 @@ class Pairs:
                    np.concatenate([p.relation for p in parts]))
 
 
-def _neighbour_pairs(order: np.ndarray, same: np.ndarray, max_offset: int) -> tuple[np.ndarray, np.ndarray]:
-    """Pairs (order[i], order[i + k]) for k = 1..max_offset while ``same`` holds along the way.
-
-    ``same[i]`` says whether sorted rows i and i + 1 belong to one run; a pair at offset k needs the
-    whole stretch between them in one run, which the running product below tracks.
-    """
+def _offset_pairs(order: np.ndarray, max_offset: int,
+                  mask_at: Callable[[int], np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """Pairs (order[i], order[i + k]) for k = 1..max_offset where ``mask_at(k)[i]`` holds; stops at the first
+    offset where it holds nowhere (the masks only shrink as k grows)."""
     firsts, seconds = [], []
-    run = same.copy()
-    for k in range(1, max_offset + 1):
-        if k > 1:
-            run = run[:-1] & same[k - 1:]
-        if not run.any():
+    for k in range(1, min(max_offset, len(order) - 1) + 1):
+        mask = mask_at(k)
+        if not mask.any():
             break
-        idx = np.flatnonzero(run)
+        idx = np.flatnonzero(mask)
         firsts.append(order[idx])
         seconds.append(order[idx + k])
     if not firsts:
         return np.empty(0, np.int64), np.empty(0, np.int64)
     return np.concatenate(firsts), np.concatenate(seconds)
+
+
+def _neighbour_pairs(order: np.ndarray, same: np.ndarray, max_offset: int) -> tuple[np.ndarray, np.ndarray]:
+    """Pairs of rows k = 1..max_offset apart in ``order`` within one run (``same[i]``: sorted rows i and i + 1
+    belong to one run); a pair at offset k needs the whole stretch between them in one run, which the
+    running product tracks."""
+    run = same
+
+    def in_one_run(k: int) -> np.ndarray:
+        nonlocal run
+        if k > 1:
+            run = run[:-1] & same[k - 1:]
+        return run
+
+    return _offset_pairs(order, max_offset, in_one_run)
 
 
 def identical_pairs(content: np.ndarray) -> Pairs:
@@ -167,19 +179,7 @@ def window_pairs(times: np.ndarray, max_gap_s: float, neighbours: int) -> tuple[
         return np.empty(0, np.int64), np.empty(0, np.int64)
     order = known[np.argsort(times[known], kind="stable")]
     ordered = times[order]
-    firsts, seconds = [], []
-    for k in range(1, neighbours + 1):
-        if k >= len(order):
-            break
-        close = ordered[k:] - ordered[:-k] <= max_gap_s
-        if not close.any():
-            break
-        idx = np.flatnonzero(close)
-        firsts.append(order[idx])
-        seconds.append(order[idx + k])
-    if not firsts:
-        return np.empty(0, np.int64), np.empty(0, np.int64)
-    return np.concatenate(firsts), np.concatenate(seconds)
+    return _offset_pairs(order, neighbours, lambda k: ordered[k:] - ordered[:-k] <= max_gap_s)
 
 
 def piccl2021_pairs(times: np.ndarray, days: np.ndarray, tag_keys: np.ndarray, lat: np.ndarray, lon: np.ndarray,

@@ -203,7 +203,12 @@ def group_photos(sessions: sessionmaker[Session], settings: SimilarSettings, met
     return report
 
 
-GROUP_FIELDS = ("kind", "method", "keeper_photo_id", "keeper_reason", "keeper_by", "size", "taken_at")
+GROUP_FIELDS = ("kind", "reason", "method", "keeper_photo_id", "keeper_reason", "keeper_by", "size", "taken_at")
+
+
+def review_reason(members: dict[int, str]) -> str:
+    """The review tab of a group: 'duplicate' when any photo is a copy or edit of the keeper, else 'similar'."""
+    return "duplicate" if any(r in DUPLICATE_RELATIONS for r in members.values()) else "similar"
 
 
 @dataclass(slots=True)
@@ -259,13 +264,13 @@ def persist_groups(session: Session, table: PhotoTable, found: list[FoundGroup],
         keeper_row = item.rows[photo_ids.index(keeper)]
         times = table.times[item.rows]
         first = float(np.nanmin(times)) if not np.isnan(times).all() else None
+        members = {pid: "keeper" if row == keeper_row else relation_to(table, row, keeper_row, link, settings)
+                   for pid, row, link in zip(photo_ids, item.rows, item.links, strict=True)}
         states.append(GroupState(
-            {"kind": item.kind, "method": method, "keeper_photo_id": keeper, "keeper_reason": reason,
-             "keeper_by": keeper_by, "size": len(photo_ids),
+            {"kind": item.kind, "reason": review_reason(members), "method": method, "keeper_photo_id": keeper,
+             "keeper_reason": reason, "keeper_by": keeper_by, "size": len(photo_ids),
              "taken_at": None if first is None else _EPOCH + timedelta(seconds=first)},
-            {pid: "keeper" if row == keeper_row else relation_to(table, row, keeper_row, link, settings)
-             for pid, row, link in zip(photo_ids, item.rows, item.links, strict=True)},
-            match))
+            members, match))
         report.groups[item.kind] += 1
         report.recommended += len(photo_ids) - 1
     _write_groups(session, stored, states)
@@ -394,6 +399,7 @@ def set_keeper(sessions: sessionmaker[Session], group_id: int, photo_id: int | N
         relations = _swap_keeper(members, group.keeper_photo_id)
         for member in group.members:
             member.relation = relations[member.photo_id]
+        group.reason = review_reason(relations)
         session.flush()
         state = GroupState({f: getattr(group, f) for f in GROUP_FIELDS}, relations, group.id)
         _apply_recommendations(session, _advice([state], qualities), scope=list(members))

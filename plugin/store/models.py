@@ -233,10 +233,12 @@ class PhotoGroup(Base):
     """
 
     __tablename__ = "photo_groups"
-    __table_args__ = (Index("ix_photo_groups_kind_taken_at", "kind", "taken_at"),)
+    __table_args__ = (Index("ix_photo_groups_reason_taken_at", "reason", "taken_at", "id"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     kind: Mapped[str] = mapped_column(String(16))
+    # The review tab it is in: 'duplicate' when any photo is advised as a copy or edit, else 'similar'.
+    reason: Mapped[str] = mapped_column(String(16), default="similar")
     method: Mapped[str] = mapped_column(String(16), default="default")
     keeper_photo_id: Mapped[int | None] = mapped_column(ForeignKey("photos.id", ondelete="SET NULL"))
     keeper_reason: Mapped[str] = mapped_column(String(128), default="")

@@ -1,6 +1,6 @@
 """Benchmark: grouping through the store (SQLite): read the photos, find the groups, write groups and advice.
 
-    .venv/bin/python tests/bench/bench_groups_store.py [--sizes 10k,100k]
+    .venv/bin/python tests/bench/bench_groups_store.py [--sizes 10k,100k] [--no-ui]
 
 The library of ``bench_groups.py`` (same generator and seed) is bulk-inserted into a fresh SQLite database:
 photos, their hashes and, for every photo that the generator gives one, its 1280-d feature vector (float16,
@@ -8,7 +8,9 @@ as a scan stores it). Then :func:`plugin.grouping.service.group_photos` runs twi
 no groups (every group and recommendation is new), then again with nothing changed (what the watcher's job
 costs after each scan). Each stage is timed on its own: loading the table, finding the groups (the feature
 vectors come from the database, a chunk of pairs at a time), and writing groups and recommendations.
-It prints numbers and asserts nothing.
+Then the review UI's group pages are timed over that database (Flask's test client, server-side time,
+one client): the Duplicates and Similar tabs (the newest group to review) and a group in the middle of
+each queue. It prints numbers and asserts nothing.
 """
 
 from __future__ import annotations
@@ -106,10 +108,39 @@ def regroup(url: str, settings: SimilarSettings) -> tuple[dict[str, float], Grou
     return stages, report
 
 
+def time_pages(url: str, data_dir: Path, repeats: int = 30) -> list[tuple[str, float, float]]:
+    from sqlalchemy import select
+
+    from plugin.config import Settings
+    from plugin.store.models import PhotoGroup
+    from webui import create_app
+
+    sessions = open_database(url)
+    with sessions() as session:
+        middle = {reason: session.scalars(select(PhotoGroup.id).where(PhotoGroup.reason == reason)
+                                          .order_by(PhotoGroup.id)).all() for reason in ("duplicate", "similar")}
+    app = create_app(Settings(data_dir=data_dir, database_url=url, ui={"login_required": False}), sessions)
+    client = app.test_client()
+    paths = ["/review/duplicate", "/review/similar"] + [
+        f"/groups/{ids[len(ids) // 2]}?reason={reason}" for reason, ids in middle.items() if ids]
+    results = []
+    for path in paths:
+        client.get(path)  # warm: the tab counts are cached for a few seconds
+        times = []
+        for _ in range(repeats):
+            started = time.perf_counter()
+            client.get(path)
+            times.append((time.perf_counter() - started) * 1000)
+        times.sort()
+        results.append((path, times[len(times) // 2], times[int(len(times) * 0.95) - 1]))
+    return results
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="10k,100k", help="library sizes, comma-separated")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--no-ui", action="store_true", help="skip timing the review UI's group pages")
     args = parser.parse_args()
     settings = SimilarSettings()
     print(f"cores: {os.cpu_count()}; SQLite (WAL) in a temporary folder")
@@ -125,6 +156,9 @@ def main() -> int:
                 print(f"{n:>9,} | {inserted:8.1f} | {run:>6} | {stages['load']:6.2f} {stages['find']:6.2f} "
                       f"{stages['write']:7.2f} {sum(stages.values()):7.2f} | {kinds['duplicate']:,} / "
                       f"{kinds['near_duplicate']:,} / {kinds['similar']:,}, {report.recommended:,}")
+            if not args.no_ui:
+                for path, p50, p95 in time_pages(url, Path(tmp)):
+                    print(f"{'':>9}   page {path:<34} p50 {p50:6.1f} ms  p95 {p95:6.1f} ms")
     return 0
 
 

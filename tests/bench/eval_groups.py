@@ -11,6 +11,7 @@ method ('default' and the seed's 'piccl2021') and prints pairwise precision and 
   Files that do not decode (the corrupt JPEGs) are left out: they are errors, not photos.
 * ``exif_ianare/jpg/orientation/``: orientation 1-8 of one landscape and one portrait photo (two photos).
 * ``exif_ianare/jpg/gps/``: nine photos of one afternoon, all different (no pair is a duplicate).
+* ``exif_ianare/jpg/hdr/``: two exposure brackets (a Canon pair 26 s apart, an iPhone pair 0.5 s apart).
 * ``blur_deblurgen/``: each blurred photo with its sharp original; the keeper must be the sharp one.
 
 Usage: PICCL_TESTDATA=../shared/data PICCL_MODELS_DIR=../shared/models python tests/bench/eval_groups.py
@@ -117,11 +118,13 @@ def report_imagededup(root: Path, work: Path, models: Path | None) -> None:
 
 
 def report_orientation_and_gps(root: Path, work: Path, models: Path | None) -> None:
-    print("\nexif_ianare orientation 1-8 (2 photos x 8 files) and gps (9 different photos)")
+    print("\nexif_ianare: orientation 1-8 (2 photos x 8 files), gps (9 different photos), hdr (2 exposure "
+          "brackets of 2 shots)")
     print(f"{'set':<12} {'method':<10} {'precision':>9} {'recall':>7} {'groups':>7}")
     for name, rel, identity in (
             ("orientation", "exif_ianare/jpg/orientation", lambda p: Path(p).stem.split("_")[0]),
-            ("gps", "exif_ianare/jpg/gps", lambda p: Path(p).stem)):
+            ("gps", "exif_ianare/jpg/gps", lambda p: Path(p).stem),
+            ("brackets", "exif_ianare/jpg/hdr", lambda p: Path(p).stem.split("_")[0])):
         settings, sessions = scanned(root / rel, work, models)
         truth = truth_pairs(ok_paths(sessions), identity)
         for method in METHODS:

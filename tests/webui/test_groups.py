@@ -92,14 +92,14 @@ def test_the_duplicates_tab_shows_the_newest_group_with_its_keeper(groups_ui: UI
     assert '<span class="badge keep">Keep</span>' in text and trip.keeper_reason in text
     assert "identical file" in text and "copy" in text
     assert text.count("Keep this one instead") == 2
-    assert "group 1 of 2" in text
+    assert "2 groups to review" in text
     # AND the tab counts the photos to review (two per group of three, one per group of two)
     assert re.search(r'Duplicates <span class="count">3</span>', text)
     # AND Next leads to the older group, which leads back with Previous
     other = _group(groups_ui, "home/x.jpg")
     assert f'href="/groups/{other.id}?reason=duplicate"' in text
     older = groups_ui.client.get(f"/groups/{other.id}?reason=duplicate").text
-    assert "x.jpg" in older and f'href="/groups/{trip.id}?reason=duplicate"' in older and "group 2 of 2" in older
+    assert "x.jpg" in older and f'href="/groups/{trip.id}?reason=duplicate"' in older and "2 groups to review" in older
 
 
 def test_keep_all_decides_every_photo_of_the_group_and_undo_takes_it_back(groups_ui: UI) -> None:
@@ -114,7 +114,7 @@ def test_keep_all_decides_every_photo_of_the_group_and_undo_takes_it_back(groups
     assert all((groups_ui.library / "trip" / n).exists() for n in ("a.jpg", "b.jpg", "c.webp"))
     page = groups_ui.client.get(response.headers["Location"]).text
     assert "Kept all 3 photos." in page and f'action="/groups/{trip.id}/undo"' in page
-    assert "group 1 of 1" in page
+    assert "1 group to review" in page
     # WHEN the user taps Undo
     undo_form = page.split(f'action="/groups/{trip.id}/undo"')[1].split("</form>")[0]
     ids = re.findall(r'name="photo_id" value="(\d+)"', undo_form)
@@ -123,7 +123,7 @@ def test_keep_all_decides_every_photo_of_the_group_and_undo_takes_it_back(groups
     # THEN the decisions are gone and the group is back in the queue
     assert undone.status_code == 302
     assert _decisions(groups_ui) == {}
-    assert "group 1 of 2" in groups_ui.client.get("/review/duplicate").text
+    assert "2 groups to review" in groups_ui.client.get("/review/duplicate").text
 
 
 def test_trash_the_others_trashes_all_but_the_keeper(groups_ui: UI) -> None:

@@ -186,3 +186,13 @@ def test_the_gif_folder_keeps_the_users_photos_scanned_and_a_missing_frame_is_sk
     # AND a rescan skips piccl's animation but still reads the user's photo in that folder
     summary = Scanner(settings, sessions).scan(library)
     assert summary.ignored.get("piccl_animation") == 1 and summary.photos == 3
+
+
+def test_exposure_brackets_are_similar_shots(build, sessions, testdata: Path) -> None:  # type: ignore[no-untyped-def]
+    folder = testdata / "exif_ianare/jpg/hdr"
+    settings, library = build({p.name: p for p in folder.glob("*.jpg")})
+    groups = scan(settings, sessions, library)
+    # THEN each camera's pair (taken 26 s and 0.5 s apart, another exposure) is one group of similar shots
+    assert sorted(sorted(paths_of(g)) for g in groups) == [["canon_hdr_NO.jpg", "canon_hdr_YES.jpg"],
+                                                            ["iphone_hdr_NO.jpg", "iphone_hdr_YES.jpg"]]
+    assert {g["kind"] for g in groups} == {"similar"}

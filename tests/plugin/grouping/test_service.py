@@ -7,19 +7,19 @@ BIGINTs, where the two databases could differ.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select, text, update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from plugin.config import SimilarSettings
 from plugin.grouping.service import GroupError, export_groups, group_photos, set_keeper
-from plugin.store.db import make_engine, open_database
+from plugin.store.db import open_database
 from plugin.store.models import Library, Photo, PhotoGroup, PhotoHash, Recommendation
+from tests.conftest import empty_postgres
 
 # One hash with the top bit set: stored as a negative BIGINT.
 HASH_A, HASH_B = -0x0123_4567_89AB_CDEF, 0x7EDC_BA98_7654_3210
@@ -30,14 +30,7 @@ def sessions(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[session
     if request.param == "sqlite":
         yield open_database(f"sqlite:///{tmp_path / 'store.sqlite3'}")
         return
-    url = os.environ.get("PICCL_TEST_POSTGRES_URL")
-    if not url:
-        pytest.skip("PICCL_TEST_POSTGRES_URL is not set (.ci/run starts a PostgreSQL server and sets it)")
-    engine = make_engine(url)
-    with engine.begin() as conn:
-        conn.execute(text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
-    engine.dispose()
-    yield open_database(url)
+    yield open_database(empty_postgres())
 
 
 def add_photos(sessions: sessionmaker[Session], hashes: list[int]) -> list[int]:

@@ -3,17 +3,15 @@
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
-import pytest
 from alembic import command
 from sqlalchemy import inspect, text
 
 from plugin.config import Settings
 from plugin.scan import Scanner
 from plugin.store.db import alembic_config, make_engine, migrate, open_database
-from tests.conftest import PhotoFactory
+from tests.conftest import PhotoFactory, empty_postgres
 
 
 def test_sqlite_is_migrated_to_head_in_wal_mode(tmp_path: Path) -> None:
@@ -52,14 +50,8 @@ def test_upgrade_from_0001_keeps_recommendations_and_fills_folders(tmp_path: Pat
 
 
 def test_postgresql_works(tmp_path: Path, make_photo: PhotoFactory) -> None:
-    url = os.environ.get("PICCL_TEST_POSTGRES_URL")
-    if not url:
-        pytest.skip("PICCL_TEST_POSTGRES_URL is not set (.ci/run starts a PostgreSQL server and sets it)")
     # GIVEN an empty PostgreSQL database
-    engine = make_engine(url)
-    with engine.begin() as conn:
-        conn.execute(text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
-    engine.dispose()
+    url = empty_postgres()
     library = tmp_path / "lib"
     make_photo(library / "a.jpg", 800, 600)
     make_photo(library / "b.jpg", 800, 600, blur=8)

@@ -27,6 +27,7 @@ def upgrade() -> None:
         "photo_groups",
         sa.Column("id", sa.Integer(), primary_key=True),
         sa.Column("kind", sa.String(length=16), nullable=False),
+        sa.Column("reason", sa.String(length=16), nullable=False, server_default="similar"),
         sa.Column("method", sa.String(length=16), nullable=False, server_default="default"),
         sa.Column("keeper_photo_id", sa.Integer(), sa.ForeignKey("photos.id", ondelete="SET NULL"), nullable=True),
         sa.Column("keeper_reason", sa.String(length=128), nullable=False, server_default=""),
@@ -36,7 +37,7 @@ def upgrade() -> None:
         sa.Column("created_at", sa.DateTime(), nullable=False),
         sa.Column("updated_at", sa.DateTime(), nullable=False),
     )
-    op.create_index("ix_photo_groups_kind_taken_at", "photo_groups", ["kind", "taken_at"])
+    op.create_index("ix_photo_groups_reason_taken_at", "photo_groups", ["reason", "taken_at", "id"])
     op.create_table(
         "photo_group_members",
         sa.Column("group_id", sa.Integer(), sa.ForeignKey("photo_groups.id", ondelete="CASCADE"), primary_key=True),
@@ -49,6 +50,6 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_index("ix_photo_group_members_photo", table_name="photo_group_members")
     op.drop_table("photo_group_members")
-    op.drop_index("ix_photo_groups_kind_taken_at", table_name="photo_groups")
+    op.drop_index("ix_photo_groups_reason_taken_at", table_name="photo_groups")
     op.drop_table("photo_groups")
     op.drop_table("photo_hashes")
