@@ -153,11 +153,15 @@ def _time_links(table: PhotoTable, settings: SimilarSettings, similarity: Simila
         # A photo with no camera date near another in time and close in content is an edit of it
         # (rotated, cropped, recoloured: what the hash misses); two camera shots are two captures.
         edited = ~both_camera & (cosine >= settings.near_feature)
-    no_vector = np.isnan(cosine) & table.has_hash[a] & table.has_hash[b]
-    if no_vector.any():
-        close = hamming(table.phash[a], table.phash[b]) <= settings.near_distance + HASH_SIMILAR_EXTRA_BITS
-        similar |= no_vector & both_camera & close
-        edited |= no_vector & ~both_camera & close
+    # Close in time and in hash is one scene too, whatever the features say (a heavily blurred frame moves
+    # its features more than its low frequencies); the hash index alone finds such pairs only when a quarter
+    # of the hash is equal. Without feature vectors (no classifier) the hash decides, a little more loosely.
+    hashed = table.has_hash[a] & table.has_hash[b]
+    distance = hamming(table.phash[a], table.phash[b])
+    limit = np.where(np.isnan(cosine), settings.near_distance + HASH_SIMILAR_EXTRA_BITS, settings.near_distance)
+    close = hashed & (distance <= limit)
+    similar |= both_camera & close
+    edited |= ~both_camera & close
     relation = np.where(similar, RELATION_RANK["similar"], RELATION_RANK["edited"]).astype(np.int8)
     keep = similar | edited
     return Pairs.of(a[keep], b[keep], relation[keep])

@@ -89,8 +89,8 @@ def test_each_sharp_and_blurred_pair_keeps_the_sharp_one(build, sessions, testda
     group_of = {m["path"]: g for g in groups for m in g["members"]}
     pairs = [(r["file"], sharp[r["pair_id"]]) for r in rows if r["label"] != "sharp" and r["pair_id"] in sharp]
     together = [(b, s) for b, s in pairs if b in group_of and group_of[b] is group_of.get(s)]
-    # THEN most pairs are grouped, and every grouped pair keeps a sharp original, never the blurred photo
-    assert len(together) >= 0.8 * len(pairs)
+    # THEN every pair is grouped, and each keeps a sharp original, never the blurred photo
+    assert len(together) == len(pairs)
     assert all(group_of[b]["keeper"] in sharp.values() for b, _ in together)
 
 
