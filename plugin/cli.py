@@ -455,7 +455,9 @@ def models_fetch(ctx: click.Context) -> None:
 def _add_commands() -> None:
     from plugin.cli_groups import gif, groups
     from plugin.cli_people import faces, people
+    from plugin.cli_writeback import writeback
 
+    cli.add_command(writeback)
     cli.add_command(people)
     cli.add_command(faces)
     cli.add_command(groups)

@@ -219,6 +219,13 @@ class GifSettings(_Strict):
         return value.strip("/")
 
 
+class XmpSettings(_Strict):
+    naming: Literal["photo.ext.xmp", "photo.xmp"] = Field(
+        "photo.ext.xmp", description="Name of a new sidecar: 'photo.ext.xmp' (IMG_1234.jpg.xmp: darktable, digiKam, "
+        "Immich) or 'photo.xmp' (IMG_1234.xmp: Lightroom, PhotoPrism). An existing sidecar of either name is "
+        "updated in place.")
+
+
 class UISettings(_Strict):
     host: str = Field("127.0.0.1", description="Address the review UI listens on ('0.0.0.0' in the container).")
     port: int = Field(8080, ge=1, le=65535, description="Port of the review UI.")
@@ -297,6 +304,7 @@ class Settings(BaseSettings):
     similar: SimilarSettings = Field(default_factory=SimilarSettings, description="Duplicates, bursts and "
                                      "similar photos.")
     gif: GifSettings = Field(default_factory=GifSettings, description="Animations made from bursts.")
+    xmp: XmpSettings = Field(default_factory=XmpSettings, description="XMP sidecars (piccl writeback).")
 
     @field_validator("library", mode="before")
     @classmethod
