@@ -30,6 +30,7 @@ from plugin.config import ConfigError, Settings, load_settings
 from plugin.scan import Scanner, ScanSummary
 from plugin.store.db import open_database
 from plugin.store.models import Decision, Library, Photo, PhotoGroup, Recommendation, ScanRun
+from plugin.writeback.queue import writeback_status
 
 console = Console(stderr=True)
 
@@ -299,6 +300,10 @@ def status(ctx: click.Context) -> None:
                 state = last.state if last.finished_at else "interrupted or running"
                 table.add_row("last scan", f"{last.started_at:%Y-%m-%d %H:%M:%S} UTC, {state}")
             out.print(table)
+        wb = writeback_status(session, limit=3)
+        out.print(f"write-back (XMP sidecars): {wb.written} written, {wb.failed} failed, {wb.not_yet} not yet")
+        for path, reason in wb.recent_failures:
+            out.print(f"  {path}: {reason}")
         # Groups may span libraries (a copy in each): counted once, for all of them.
         kinds = dict(session.execute(select(PhotoGroup.kind, func.count()).group_by(PhotoGroup.kind)).all())
         out.print("groups: " + (", ".join(f"{n} {k.replace('_', '-')}" for k, n in sorted(kinds.items()))

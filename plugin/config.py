@@ -220,6 +220,11 @@ class GifSettings(_Strict):
 
 
 class XmpSettings(_Strict):
+    enabled: bool = Field(True, description="While watching (piccl watch / run), write piccl's tags, people and "
+                          "places into XMP sidecars beside the photos of local libraries. The photos themselves are "
+                          "never changed.")
+    interval_min: float = Field(10.0, gt=0, description="Minutes between write-back runs while watching (each writes "
+                                "only the sidecars whose content changed).")
     naming: Literal["photo.ext.xmp", "photo.xmp"] = Field(
         "photo.ext.xmp", description="Name of a new sidecar: 'photo.ext.xmp' (IMG_1234.jpg.xmp: darktable, digiKam, "
         "Immich) or 'photo.xmp' (IMG_1234.xmp: Lightroom, PhotoPrism). An existing sidecar of either name is "

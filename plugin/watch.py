@@ -29,6 +29,7 @@ from plugin.grouping.service import group_photos
 from plugin.people.service import cluster_faces
 from plugin.scan import Scanner, ScanSummary
 from plugin.sources.local import library_relpath
+from plugin.writeback.queue import WritebackJob
 
 log = logging.getLogger(__name__)
 
@@ -227,12 +228,28 @@ class Watcher:
             finished = time.monotonic()
             self._groups_not_before = finished + GROUP_BACKOFF * (finished - started)
 
+    def write_back(self) -> None:
+        """The scheduled write-back of XMP sidecars (only those whose content changed; failures wait their turn)."""
+        if not self.scanner.settings.xmp.enabled:
+            return
+        try:
+            report = WritebackJob(self.scanner.sessions, self.scanner.settings).run()
+        except Exception:  # tried again at the next interval
+            log.exception("writing sidecars back failed")
+            return
+        if report.counts.get("written") or report.counts.get("failed"):
+            log.info("sidecars: %s", ", ".join(f"{n} {k}" for k, n in sorted(report.counts.items())))
+
     def run(self, initial_scan: bool = True) -> None:
         self.start_observers()
         if initial_scan:
             self.full_rescan()
             self.cluster_faces()
             self.group_photos()
+            self.write_back()
+        if self.scanner.settings.xmp.enabled:
+            self.scheduler.add_job(self.write_back, "interval", minutes=self.scanner.settings.xmp.interval_min,
+                                   id="writeback", max_instances=1, coalesce=True)
         # A burst arrives photo by photo: group once it has settled, not after each file.
         self.scheduler.add_job(self.group_photos, "interval", seconds=GROUP_INTERVAL_S, id="groups",
                                max_instances=1, coalesce=True)

@@ -6,6 +6,7 @@ from flask import Blueprint, abort, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 
 from plugin.store.models import Library
+from plugin.writeback.queue import writeback_status
 from webui import queries
 from webui.extensions import db, services
 from webui.review import cursor_arg
@@ -65,9 +66,11 @@ def folders(library_id: int) -> ResponseReturnValue:
         crumbs = [(part, "/".join(parts[:i + 1])) for i, part in enumerate(parts)]
     more = url_for("library.folder_tiles", library_id=library_id, folder=folder, tag=tag_param(tag),
                    cursor=page.next_cursor)
+    # The library's root page says how the write-back into its sidecars stands (and what failed, and why).
+    sidecars = writeback_status(db()) if not folder and services().settings.xmp.enabled else None
     return render_template("folders.html", library=library, view=view, page=page, crumbs=crumbs, more_url=more,
                            tag=tag, tag_value=tag_param(tag) or "", piccl_tags=queries.KNOWN_TAGS["piccl"],
-                           scenes=queries.KNOWN_TAGS["scene"])
+                           scenes=queries.KNOWN_TAGS["scene"], sidecars=sidecars)
 
 
 @bp.get("/<int:library_id>/folders/tiles")

@@ -265,6 +265,26 @@ class PhotoGroupMember(Base):
     group: Mapped[PhotoGroup] = relationship(back_populates="members")
 
 
+class WritebackItem(Base):
+    """What piccl last wrote back for one photo (its XMP sidecar): the content's digest and how it went.
+
+    The write-back job compares each photo's wanted content with ``digest``: a change (a new tag, a person
+    named or renamed) writes the sidecar again; a failure is kept with its reason and retried later.
+    """
+
+    __tablename__ = "writeback_items"
+    __table_args__ = (Index("ix_writeback_items_state", "state"),)
+
+    photo_id: Mapped[int] = mapped_column(ForeignKey("photos.id", ondelete="CASCADE"), primary_key=True)
+    target: Mapped[str] = mapped_column(String(16), default="xmp")
+    digest: Mapped[str] = mapped_column(String(64), default="")
+    state: Mapped[str] = mapped_column(String(16))  # written | failed | empty (nothing to write)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    sidecar: Mapped[str | None] = mapped_column(String(2048))  # relative to the library root
+    updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
+
+
 class Person(Base):
     """A person: a group of faces, named by the user or still unnamed (formed by re-clustering).
 

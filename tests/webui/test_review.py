@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import hashlib
+import html
 import re
 
-from sqlalchemy import insert
+from sqlalchemy import insert, select
 
-from plugin.store.models import Photo, Recommendation
+from plugin.store.models import Photo, PhotoTag, Recommendation
 from tests.webui.conftest import UI
 
 
@@ -126,3 +127,22 @@ def test_library_by_folder_and_by_date(logged_in: UI) -> None:
     assert month is not None
     assert logged_in.client.get(month.group(1)).text.count('class="tile"') >= 1
     assert logged_in.client.get("/library/1/folders?folder=nope").status_code == 404
+
+
+def test_the_library_page_says_how_the_sidecars_stand(logged_in: UI) -> None:
+    from plugin.writeback.queue import WritebackJob
+
+    # GIVEN one photo whose sidecar cannot be written (another program left a broken one), the others fine
+    with logged_in.sessions() as session:
+        photo = session.scalars(select(Photo).where(Photo.status == "ok").order_by(Photo.id)).first()
+        assert photo is not None
+        session.add(PhotoTag(photo_id=photo.id, kind="piccl", tag="animal", score=0.9))
+        session.commit()
+        relpath = photo.relpath
+    (logged_in.library / f"{relpath}.xmp").write_text("<broken")
+    WritebackJob(logged_in.sessions, logged_in.settings).run()
+    # WHEN the library's root page is opened
+    page = html.unescape(logged_in.client.get("/library/", follow_redirects=True).text)
+    # THEN it counts the sidecars and names the failure with its reason
+    assert "XMP sidecars:" in page and "1 failed" in page
+    assert f"{relpath}: {relpath.rpartition('/')[2]}.xmp: not valid XML" in page

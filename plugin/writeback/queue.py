@@ -1,0 +1,151 @@
+"""The write-back job: every photo whose sidecar content changed gets its sidecar written; failures wait and retry.
+
+Each run goes through the library's photos a page at a time, builds what each sidecar should say, and
+compares its digest with what was last written (``writeback_items``). Only a change writes: a new tag, a
+person named, renamed or merged, a face moved. A failure (a read-only share, a sidecar that is not XMP) is
+recorded with its reason and retried after a growing pause, or at once when the content changes or when the
+user runs ``piccl writeback``. The watcher runs the job on a schedule; nothing here runs at import.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from collections import Counter
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from plugin.config import Settings
+from plugin.store.models import Library, Photo, WritebackItem, utcnow
+from plugin.trash import UnsafePath, inside_library
+from plugin.writeback.content import photos_to_write, sidecar_content
+from plugin.writeback.xmp import SidecarContent, SidecarError, merged_sidecar, sidecar_path, write_sidecar
+
+# A failed sidecar waits 2^attempts minutes (at most a day) before the scheduled job tries it again.
+MAX_RETRY_PAUSE = timedelta(days=1)
+STATES = ("written", "empty", "failed")
+
+
+@dataclass(slots=True)
+class WritebackReport:
+    counts: Counter[str] = field(default_factory=Counter)  # written, unchanged, failed, waiting, empty, ...
+    failures: list[dict[str, str]] = field(default_factory=list)
+    seconds: float = 0.0
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"counts": dict(self.counts), "failures": self.failures, "seconds": round(self.seconds, 2)}
+
+
+def content_digest(content: SidecarContent, naming: str) -> str:
+    payload = json.dumps({"content": asdict(content), "naming": naming}, sort_keys=True, default=list)
+    return hashlib.sha256(payload.encode()).hexdigest()
+
+
+def _retry_due(item: WritebackItem, now: datetime) -> bool:
+    pause = min(timedelta(minutes=2 ** min(item.attempts, 20)), MAX_RETRY_PAUSE)
+    return item.updated_at + pause <= now
+
+
+class WritebackJob:
+    def __init__(self, sessions: sessionmaker[Session], settings: Settings) -> None:
+        self.sessions, self.settings = sessions, settings
+
+    def run(self, *, retry_failed: bool = False, dry_run: bool = False) -> WritebackReport:
+        """Write what changed. ``retry_failed``: try failed sidecars now (the user asked); ``dry_run``: count only."""
+        started = time.monotonic()
+        report = WritebackReport()
+        with self.sessions() as session:
+            libraries = [(lib.id, Path(lib.root)) for lib in
+                         session.scalars(select(Library).where(Library.kind == "local"))]
+        for library_id, root in libraries:
+            after = 0
+            while True:
+                with self.sessions() as session:
+                    photos = photos_to_write(session, library_id, after)
+                    if not photos:
+                        break
+                    after = photos[-1].id
+                    items = {i.photo_id: i for i in session.scalars(
+                        select(WritebackItem).where(WritebackItem.photo_id.in_([p.id for p in photos])))}
+                    for photo in photos:
+                        self._one(session, root, photo, items.get(photo.id), report, retry_failed, dry_run)
+                    if not dry_run:
+                        session.commit()
+        report.seconds = time.monotonic() - started
+        return report
+
+    def _one(self, session: Session, root: Path, photo: Photo, item: WritebackItem | None, report: WritebackReport,
+             retry_failed: bool, dry_run: bool) -> None:
+        naming = self.settings.xmp.naming
+        content = sidecar_content(photo, self.settings.tags.mapping)
+        digest = content_digest(content, naming)
+        if item is not None and item.digest == digest:
+            if item.state != "failed":
+                report.counts["unchanged"] += 1
+                return
+            if not retry_failed and not _retry_due(item, utcnow()):
+                report.counts["waiting"] += 1  # failed before; its pause is not over
+                return
+        try:
+            photo_path = inside_library(root, photo.relpath)
+            if dry_run:
+                path = sidecar_path(photo_path, naming)
+                exists = path.is_file()
+                if exists or content.subjects or content.regions or content.place:
+                    data, _ = merged_sidecar(path if exists else None, content)
+                    report.counts["would write" if not exists or path.read_bytes() != data else "unchanged"] += 1
+                else:
+                    report.counts["nothing to write"] += 1
+                return
+            result = write_sidecar(photo_path, content, naming)
+        except (SidecarError, UnsafePath, OSError) as exc:
+            reason = str(exc) if not isinstance(exc, OSError) else f"{type(exc).__name__}: {exc.strerror or exc}"
+            report.counts["failed"] += 1
+            report.failures.append({"photo": photo.relpath, "reason": reason})
+            if not dry_run:
+                item = self._item(session, photo.id, item)
+                item.digest, item.state, item.last_error = digest, "failed", reason[:2000]
+                item.attempts += 1
+                item.updated_at = utcnow()
+            return
+        item = self._item(session, photo.id, item)
+        item.digest, item.attempts, item.last_error = digest, 0, None
+        if result.path.exists():
+            item.state, item.sidecar = "written", result.path.relative_to(root.resolve()).as_posix()
+            report.counts["written" if result.changed else "unchanged"] += 1
+        else:
+            item.state = "empty"  # nothing to say, and no sidecar: none is made
+            report.counts["nothing to write"] += 1
+
+    @staticmethod
+    def _item(session: Session, photo_id: int, item: WritebackItem | None) -> WritebackItem:
+        if item is None:
+            item = WritebackItem(photo_id=photo_id, target="xmp", state="failed", attempts=0)
+            session.add(item)
+        return item
+
+
+@dataclass(frozen=True, slots=True)
+class WritebackStatus:
+    written: int
+    failed: int
+    not_yet: int  # photos read but never written back (new since the last run)
+    recent_failures: list[tuple[str, str]]  # (photo path, reason), newest first
+
+
+def writeback_status(session: Session, limit: int = 10) -> WritebackStatus:
+    by_state = dict(session.execute(select(WritebackItem.state, func.count()).group_by(WritebackItem.state)).all())
+    photos = session.scalar(select(func.count()).select_from(Photo).where(
+        Photo.status == "ok", Photo.gone_at.is_(None), Photo.trashed_at.is_(None))) or 0
+    failures = session.execute(
+        select(Photo.relpath, WritebackItem.last_error).join(Photo, Photo.id == WritebackItem.photo_id)
+        .where(WritebackItem.state == "failed").order_by(WritebackItem.updated_at.desc()).limit(limit)).all()
+    done = sum(by_state.values())
+    return WritebackStatus(int(by_state.get("written", 0)), int(by_state.get("failed", 0)),
+                           max(0, int(photos) - done), [(p, e or "") for p, e in failures])
