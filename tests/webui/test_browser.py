@@ -87,12 +87,23 @@ def serving(library: Path, settings: Settings, sessions: sessionmaker[Session]) 
     app = create_app(settings, sessions)
     limiter.reset()  # login attempts are counted per process: other tests' logins from 127.0.0.1 must not count
     server = create_server(app, host="127.0.0.1", port=0, threads=4, ident="piccl", clear_untrusted_proxy_headers=True)
-    thread = threading.Thread(target=server.run, name="piccl-web-test", daemon=True)
+    stopping = threading.Event()
+
+    def run() -> None:
+        try:
+            server.run()
+        except OSError:
+            # Closing the sockets below races the loop's select(): a bad descriptor then means "stopped".
+            if not stopping.is_set():
+                raise
+
+    thread = threading.Thread(target=run, name="piccl-web-test", daemon=True)
     thread.start()
     try:
         yield Served(f"http://127.0.0.1:{server.effective_port}", library.resolve(), sessions,
                      settings.trash_dir_name)
     finally:
+        stopping.set()
         server.close()
         for channel in list(server._map.values()):  # keep-alive connections still open
             channel.close()
