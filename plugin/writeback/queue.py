@@ -18,7 +18,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import and_, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from plugin.config import Settings
@@ -42,8 +42,14 @@ class WritebackReport:
         return {"counts": dict(self.counts), "failures": self.failures, "seconds": round(self.seconds, 2)}
 
 
-def content_digest(content: SidecarContent, naming: str) -> str:
-    payload = json.dumps({"content": asdict(content), "naming": naming}, sort_keys=True, default=list)
+# Part of every digest: a release that writes sidecars differently bumps it, and every sidecar is rewritten.
+SIDECAR_FORMAT = 1
+
+
+def content_digest(content: SidecarContent, naming: str, relpath: str) -> str:
+    """What a photo's sidecar should be: its content, where it is (a moved photo needs its sidecar again)."""
+    payload = json.dumps({"content": asdict(content), "naming": naming, "relpath": relpath,
+                          "format": SIDECAR_FORMAT}, sort_keys=True, default=list)
     return hashlib.sha256(payload.encode()).hexdigest()
 
 
@@ -84,12 +90,14 @@ class WritebackJob:
              retry_failed: bool, dry_run: bool) -> None:
         naming = self.settings.xmp.naming
         content = sidecar_content(photo, self.settings.tags.mapping)
-        digest = content_digest(content, naming)
+        digest = content_digest(content, naming, photo.relpath)
         if item is not None and item.digest == digest:
-            if item.state != "failed":
+            # A sidecar someone deleted since is written again (one stat: the cost of noticing).
+            still_there = item.state != "written" or (root / (item.sidecar or "")).is_file()
+            if item.state != "failed" and still_there:
                 report.counts["unchanged"] += 1
                 return
-            if not retry_failed and not _retry_due(item, utcnow()):
+            if item.state == "failed" and not retry_failed and not _retry_due(item, utcnow()):
                 report.counts["waiting"] += 1  # failed before; its pause is not over
                 return
         try:
@@ -104,8 +112,13 @@ class WritebackJob:
                     report.counts["nothing to write"] += 1
                 return
             result = write_sidecar(photo_path, content, naming)
-        except (SidecarError, UnsafePath, OSError) as exc:
-            reason = str(exc) if not isinstance(exc, OSError) else f"{type(exc).__name__}: {exc.strerror or exc}"
+        except Exception as exc:  # a bad sidecar costs its photo, never the run (recorded, retried later)
+            if isinstance(exc, SidecarError | UnsafePath):
+                reason = str(exc)
+            elif isinstance(exc, OSError):
+                reason = f"{type(exc).__name__}: {exc.strerror or exc}"
+            else:
+                reason = f"{type(exc).__name__}: {exc}"[:500]
             report.counts["failed"] += 1
             report.failures.append({"photo": photo.relpath, "reason": reason})
             if not dry_run:
@@ -140,12 +153,16 @@ class WritebackStatus:
 
 
 def writeback_status(session: Session, limit: int = 10) -> WritebackStatus:
-    by_state = dict(session.execute(select(WritebackItem.state, func.count()).group_by(WritebackItem.state)).all())
-    photos = session.scalar(select(func.count()).select_from(Photo).where(
-        Photo.status == "ok", Photo.gone_at.is_(None), Photo.trashed_at.is_(None))) or 0
+    """Counts over the photos in the library now (a trashed or vanished photo's sidecar is not counted)."""
+    present = and_(Photo.status == "ok", Photo.gone_at.is_(None), Photo.trashed_at.is_(None))
+    by_state = dict(session.execute(
+        select(WritebackItem.state, func.count()).join(Photo, Photo.id == WritebackItem.photo_id)
+        .where(present).group_by(WritebackItem.state)).all())
+    photos = session.scalar(select(func.count()).select_from(Photo).where(present)) or 0
     failures = session.execute(
         select(Photo.relpath, WritebackItem.last_error).join(Photo, Photo.id == WritebackItem.photo_id)
-        .where(WritebackItem.state == "failed").order_by(WritebackItem.updated_at.desc()).limit(limit)).all()
+        .where(WritebackItem.state == "failed", present).order_by(WritebackItem.updated_at.desc())
+        .limit(limit)).all()
     done = sum(by_state.values())
     return WritebackStatus(int(by_state.get("written", 0)), int(by_state.get("failed", 0)),
                            max(0, int(photos) - done), [(p, e or "") for p, e in failures])

@@ -22,8 +22,10 @@ from __future__ import annotations
 import contextlib
 import io
 import os
+import re
 import tempfile
 import xml.etree.ElementTree as ET
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -50,6 +52,15 @@ NS = {
 XPACKET_BEGIN = '<?xpacket begin="\ufeff" id="W5M0MpCehiHzreSzNTczkc9d"?>\n'
 XPACKET_END = '\n<?xpacket end="w"?>\n'
 MAX_SIDECAR_BYTES = 10_000_000  # a larger "sidecar" is not one we should parse
+
+
+_XML_INVALID = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+
+
+def xml_text(value: str) -> str:
+    """``value`` without the characters XML 1.0 cannot hold (a control character in a name would make the
+    sidecar unreadable to every parser)."""
+    return _XML_INVALID.sub("", value)
 
 
 def q(name: str) -> str:
@@ -104,13 +115,31 @@ class WriteResult:
     removed: list[str] = field(default_factory=list)  # piccl's keywords taken out
 
 
+SIDECAR_SUFFIXES = frozenset({".xmp", ".aae", ".json", ".pp3", ".dop", ".on1", ".thm"})
+
+
 def sidecar_path(photo: Path, naming: Naming = "photo.ext.xmp") -> Path:
-    """Where the sidecar goes: an existing one of either name is used; else the configured naming."""
-    with_ext, stem = photo.with_name(photo.name + ".xmp"), photo.with_suffix(".xmp")
-    for candidate in (with_ext, stem) if naming == "photo.ext.xmp" else (stem, with_ext):
-        if candidate.is_file():
-            return candidate
-    return with_ext if naming == "photo.ext.xmp" else stem
+    """Where the sidecar goes: an existing one of either name (any case) is used; else the configured naming.
+
+    ``IMG_1.xmp`` belongs to ``IMG_1.jpg`` only when no other photo shares the stem: beside ``IMG_1.cr2`` or
+    ``IMG_1.png`` it is theirs too (a Lightroom raw's sidecar), so piccl uses ``IMG_1.jpg.xmp`` instead.
+    """
+    with_ext, stem = photo.name + ".xmp", photo.stem + ".xmp"
+    try:
+        with os.scandir(photo.parent) as entries:
+            names = [e.name for e in entries]
+    except OSError:
+        names = []
+    by_lower = {name.lower(): name for name in names}
+    shared_stem = any(Path(n).stem.lower() == photo.stem.lower() and n != photo.name
+                      and Path(n).suffix.lower() not in SIDECAR_SUFFIXES for n in names)
+    order = [with_ext] + ([] if shared_stem else [stem])
+    if naming == "photo.xmp" and not shared_stem:
+        order.reverse()
+    for candidate in order:
+        if candidate.lower() in by_lower:
+            return photo.parent / by_lower[candidate.lower()]
+    return photo.parent / order[0]
 
 
 # -- geometry ----------------------------------------------------------------------------------------------
@@ -200,7 +229,10 @@ def _array_items(descriptions: list[ET.Element], name: str) -> list[str]:
     _, element = _property(descriptions, name)
     if element is None:
         return []
-    return [li.text or "" for li in element.iter(q("rdf:li"))]
+    items = [li.text or "" for li in element.iter(q("rdf:li"))]
+    if not items and (element.text or "").strip():
+        return [element.text.strip()]  # a lenient writer's bare value: one item, kept
+    return items
 
 
 def _set_array(descriptions: list[ET.Element], name: str, items: list[str], kind: str = "rdf:Bag") -> None:
@@ -218,7 +250,7 @@ def _set_array(descriptions: list[ET.Element], name: str, items: list[str], kind
     for li in list(container):
         container.remove(li)
     for item in items:
-        ET.SubElement(container, q("rdf:li")).text = item
+        ET.SubElement(container, q("rdf:li")).text = xml_text(item)
 
 
 def _simple(descriptions: list[ET.Element], name: str) -> str | None:
@@ -237,7 +269,7 @@ def _set_simple(descriptions: list[ET.Element], name: str, value: str | None) ->
         for element in description.findall(q(name)):
             description.remove(element)
     if value:
-        ET.SubElement(descriptions[0], q(name)).text = value
+        ET.SubElement(descriptions[0], q(name)).text = xml_text(value)
 
 
 def _merge(have: list[str], previously_owned: list[str], wanted: list[str]) -> tuple[list[str], list[str], list[str]]:
@@ -259,115 +291,135 @@ def _merge(have: list[str], previously_owned: list[str], wanted: list[str]) -> t
 Regions = list[tuple[str, tuple[float, float, float, float]]]
 
 
-def _area_text(area: tuple[float, float, float, float]) -> list[str]:
-    return [f"{v:.6f}" for v in area]
+def _field(node: ET.Element, name: str) -> ET.Element | str | None:
+    """A struct field in any RDF form: an attribute, a child element, or either inside an rdf:Description
+    (exiftool writes children, exiv2/digiKam attributes of a nested rdf:Description)."""
+    for holder in (node, node.find(q("rdf:Description"))):
+        if holder is None:
+            continue
+        if q(name) in holder.attrib:
+            return holder.attrib[q(name)]
+        child = holder.find(q(name))
+        if child is not None:
+            return child
+    return None
 
 
-def _region_key(name: str, values: list[str]) -> str:
-    # The values as written (text, not re-rounded floats): a region piccl wrote is recognised to the digit.
-    return f"{name}|" + ",".join(values)
+def _text(value: ET.Element | str | None) -> str | None:
+    return value if isinstance(value, str) or value is None else (value.text or "").strip()
 
 
-def _mwg_regions(descriptions: list[ET.Element]) -> tuple[ET.Element | None, ET.Element | None]:
-    _, regions = _property(descriptions, "mwg-rs:Regions")
-    if regions is None:
-        return None, None
-    bag = regions.find(f"{q('mwg-rs:RegionList')}/{q('rdf:Bag')}")
-    return regions, bag
+def _number_key(name: str, numbers: list[str | None]) -> str | None:
+    """A region's identity: its name and its numbers to 4 decimals (any writer's spelling of them)."""
+    try:
+        return f"{name}|" + ",".join(f"{float(v or 'nan'):.4f}" for v in numbers)
+    except ValueError:
+        return None
 
 
 def _mwg_key(li: ET.Element) -> str | None:
-    name = li.findtext(q("mwg-rs:Name"))
-    area = li.find(q("mwg-rs:Area"))
-    if name is None or area is None:
+    name, area = _text(_field(li, "mwg-rs:Name")), _field(li, "mwg-rs:Area")
+    if name is None or not isinstance(area, ET.Element):
         return None
-    return _region_key(name, [area.get(q(f"stArea:{k}"), "") for k in ("x", "y", "w", "h")])
+    return _number_key(name, [_text(_field(area, f"stArea:{k}")) for k in ("x", "y", "w", "h")])
+
+
+def _mp_key(li: ET.Element) -> str | None:
+    name, rect = _text(_field(li, "MPReg:PersonDisplayName")), _text(_field(li, "MPReg:Rectangle"))
+    if name is None or rect is None:
+        return None
+    return _number_key(name, [part.strip() for part in rect.split(",")])
+
+
+def _region_bag(descriptions: list[ET.Element], container: str, inner: str,
+                create: bool) -> tuple[ET.Element | None, bool]:
+    """The rdf:Bag of a region container (created when there is none: True), or None when the container is
+    there in a shape piccl does not know: then piccl leaves it, and the user's regions, alone."""
+    _, element = _property(descriptions, container)
+    if element is None and not create:
+        return None, False
+    if element is None:
+        element = ET.SubElement(descriptions[0], q(container))
+        element.set(q("rdf:parseType"), "Resource")
+        return ET.SubElement(ET.SubElement(element, q(inner)), q("rdf:Bag")), True
+    lists = list(element.iter(q(inner)))
+    if not lists:
+        return None, False
+    bag = lists[0].find(q("rdf:Bag"))
+    return bag, False
+
+
+def _sync_regions(bag: ET.Element, key_of: Callable[[ET.Element], str | None], owned: set[str],
+                  wanted: list[tuple[str, Callable[[ET.Element], None]]]) -> list[str]:
+    """Remove piccl's regions it no longer holds, add the new ones; the user's regions are not touched."""
+    for li in list(bag):
+        if key_of(li) in owned:
+            bag.remove(li)
+    have = {key_of(li) for li in bag}
+    for key, fill in wanted:
+        if key not in have:
+            li = ET.SubElement(bag, q("rdf:li"))
+            li.set(q("rdf:parseType"), "Resource")
+            fill(li)
+    return [key for key, _ in wanted]
 
 
 def _write_mwg(descriptions: list[ET.Element], owned: set[str], regions: Regions,
                stored_size: tuple[int, int]) -> list[str]:
-    element, bag = _mwg_regions(descriptions)
-    if element is None and not regions:
+    if not regions and not owned:
         return []
-    if element is None:
-        element = ET.SubElement(descriptions[0], q("mwg-rs:Regions"))
-        element.set(q("rdf:parseType"), "Resource")
+    bag, created = _region_bag(descriptions, "mwg-rs:Regions", "mwg-rs:RegionList", create=bool(regions))
     if bag is None:
-        region_list = element.find(q("mwg-rs:RegionList"))
-        if region_list is None:
-            region_list = ET.SubElement(element, q("mwg-rs:RegionList"))
-        bag = ET.SubElement(region_list, q("rdf:Bag"))
-    for li in list(bag):
-        if _mwg_key(li) in owned:
-            bag.remove(li)
-    have = {_mwg_key(li) for li in bag}
-    written = []
-    for name, area in regions:
-        values = _area_text(area)
-        key = _region_key(name, values)
-        written.append(key)
-        if key in have:
-            continue
-        li = ET.SubElement(bag, q("rdf:li"))
-        li.set(q("rdf:parseType"), "Resource")
-        ET.SubElement(li, q("mwg-rs:Name")).text = name
-        ET.SubElement(li, q("mwg-rs:Type")).text = "Face"
-        box = ET.SubElement(li, q("mwg-rs:Area"))
-        for k, v in zip(("x", "y", "w", "h"), values, strict=True):
-            box.set(q(f"stArea:{k}"), v)
-        box.set(q("stArea:unit"), "normalized")
-    if element.find(q("mwg-rs:AppliedToDimensions")) is None and all(stored_size):
+        return []
+    if created and all(stored_size):
+        regions_element = _property(descriptions, "mwg-rs:Regions")[1]
+        assert regions_element is not None
         dims = ET.Element(q("mwg-rs:AppliedToDimensions"))
         dims.set(q("stDim:w"), str(stored_size[0]))
         dims.set(q("stDim:h"), str(stored_size[1]))
         dims.set(q("stDim:unit"), "pixel")
-        element.insert(0, dims)
-    if not len(bag):
-        for description in descriptions:
-            if element in list(description):
-                description.remove(element)
-    return written
+        regions_element.insert(0, dims)
 
+    def filler(name: str, values: list[str]) -> Callable[[ET.Element], None]:
+        def fill(li: ET.Element) -> None:
+            ET.SubElement(li, q("mwg-rs:Name")).text = xml_text(name)
+            ET.SubElement(li, q("mwg-rs:Type")).text = "Face"
+            box = ET.SubElement(li, q("mwg-rs:Area"))
+            for k, v in zip(("x", "y", "w", "h"), values, strict=True):
+                box.set(q(f"stArea:{k}"), v)
+            box.set(q("stArea:unit"), "normalized")
+        return fill
 
-def _mp_key(li: ET.Element) -> str | None:
-    name, rect = li.findtext(q("MPReg:PersonDisplayName")), li.findtext(q("MPReg:Rectangle"))
-    return None if name is None or rect is None else f"{name}|{rect.replace(' ', '')}"
+    wanted = []
+    for name, area in regions:
+        values = [f"{v:.6f}" for v in area]
+        key = _number_key(xml_text(name), values)
+        assert key is not None
+        wanted.append((key, filler(name, values)))
+    return _sync_regions(bag, _mwg_key, owned, wanted)
 
 
 def _write_mp(descriptions: list[ET.Element], owned: set[str], regions: Regions) -> list[str]:
-    _, info = _property(descriptions, "MP:RegionInfo")
-    if info is None and not regions:
+    if not regions and not owned:
         return []
-    if info is None:
-        info = ET.SubElement(descriptions[0], q("MP:RegionInfo"))
-        info.set(q("rdf:parseType"), "Resource")
-    container = info.find(q("MPRI:Regions"))
-    if container is None:
-        container = ET.SubElement(info, q("MPRI:Regions"))
-    bag = container.find(q("rdf:Bag"))
+    bag, _ = _region_bag(descriptions, "MP:RegionInfo", "MPRI:Regions", create=bool(regions))
     if bag is None:
-        bag = ET.SubElement(container, q("rdf:Bag"))
-    for li in list(bag):
-        if _mp_key(li) in owned:
-            bag.remove(li)
-    have = {_mp_key(li) for li in bag}
-    written = []
+        return []
+
+    def filler(name: str, rect: str) -> Callable[[ET.Element], None]:
+        def fill(li: ET.Element) -> None:
+            ET.SubElement(li, q("MPReg:PersonDisplayName")).text = xml_text(name)
+            ET.SubElement(li, q("MPReg:Rectangle")).text = rect
+        return fill
+
+    wanted = []
     for name, (cx, cy, w, h) in regions:
         # MP rectangles are top-left x, y, width, height, normalised.
-        rect = f"{cx - w / 2:.6f}, {cy - h / 2:.6f}, {w:.6f}, {h:.6f}"
-        key = f"{name}|{rect.replace(' ', '')}"
-        written.append(key)
-        if key in have:
-            continue
-        li = ET.SubElement(bag, q("rdf:li"))
-        li.set(q("rdf:parseType"), "Resource")
-        ET.SubElement(li, q("MPReg:PersonDisplayName")).text = name
-        ET.SubElement(li, q("MPReg:Rectangle")).text = rect
-    if not len(bag):
-        for description in descriptions:
-            if info in list(description):
-                description.remove(info)
-    return written
+        numbers = [f"{cx - w / 2:.6f}", f"{cy - h / 2:.6f}", f"{w:.6f}", f"{h:.6f}"]
+        key = _number_key(xml_text(name), numbers)
+        assert key is not None
+        wanted.append((key, filler(name, ", ".join(numbers))))
+    return _sync_regions(bag, _mp_key, owned, wanted)
 
 
 OWNED_FIELDS = ("subject", "hierarchical", "tagslist", "mwg", "mp", "place")
@@ -410,10 +462,11 @@ def merged_sidecar(existing: Path | None, content: SidecarContent) -> tuple[byte
     for key, name, wanted, kind in (("subject", "dc:subject", content.subjects, "rdf:Bag"),
                                     ("hierarchical", "lr:hierarchicalSubject", content.hierarchical, "rdf:Bag"),
                                     ("tagslist", "digiKam:TagsList", content.tags_list, "rdf:Seq")):
-        items, new_owned[key], gone = _merge(_array_items(descriptions, name), owned[key], list(wanted))
+        clean = list(dict.fromkeys(xml_text(w) for w in wanted))
+        items, new_owned[key], gone = _merge(_array_items(descriptions, name), owned[key], clean)
         _set_array(descriptions, name, items, kind)
         removed += gone if key == "subject" else []
-    stored = [(r.name, to_stored(r, content.orientation)) for r in content.regions]
+    stored = [(xml_text(r.name), to_stored(r, content.orientation)) for r in content.regions]
     new_owned["mwg"] = _write_mwg(descriptions, set(owned["mwg"]), stored, content.stored_size)
     new_owned["mp"] = _write_mp(descriptions, set(owned["mp"]), stored)
     new_owned["place"] = _write_place(descriptions, owned["place"], content.place)
@@ -443,8 +496,12 @@ def write_sidecar(photo: Path, content: SidecarContent, naming: Naming = "photo.
     path = sidecar_path(photo, naming)
     if path.is_symlink():  # never read or write through a link: it may point outside the library
         raise SidecarError(f"{path.name}: a symbolic link; left as it is")
-    exists = path.is_file()
-    if not exists and not (content.subjects or content.regions or content.place):
+    exists = os.path.lexists(path)
+    if exists and not path.is_file():
+        raise SidecarError(f"{path.name}: not a regular file; left as it is")
+    says_something = bool(content.subjects or content.regions or content.place)
+    if not says_something and (not exists or not any(_owned(_descriptions(_parse(path)[0])).values())):
+        # Nothing to say and nothing of piccl's to take back: the file (if any) is not piccl's to rewrite.
         return WriteResult(path, changed=False)
     data, removed = merged_sidecar(path if exists else None, content)
     if exists and path.read_bytes() == data:
@@ -454,15 +511,24 @@ def write_sidecar(photo: Path, content: SidecarContent, naming: Naming = "photo.
 
 
 def _replace(path: Path, data: bytes) -> None:
-    """Write ``path`` atomically: a temporary file in the same folder, flushed, then renamed over it."""
+    """Write ``path`` atomically: a temporary file in the same folder, flushed, then renamed over it.
+
+    The new file keeps the old one's permissions and, where piccl may (it runs as root in some containers),
+    its owner: a sidecar of the user's stays the user's.
+    """
     handle, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(handle, "wb") as out:
             out.write(data)
             out.flush()
             os.fsync(out.fileno())
-        # mkstemp makes the file private; a sidecar is as readable as the photo beside it.
-        os.chmod(temp, path.stat().st_mode & 0o777 if path.exists() else 0o644)
+        if path.exists():
+            old = path.stat()
+            os.chmod(temp, old.st_mode & 0o777)
+            with contextlib.suppress(PermissionError):
+                os.chown(temp, old.st_uid, old.st_gid)
+        else:
+            os.chmod(temp, 0o644)  # mkstemp makes it private; a sidecar is as readable as its photo
         os.replace(temp, path)
     except BaseException:
         Path(temp).unlink(missing_ok=True)

@@ -87,3 +87,30 @@ def test_the_watcher_writes_sidecars_back_unless_turned_off(  # type: ignore[no-
         tag(sessions, "a.jpg", "animal")
         watcher.write_back()
         assert (library / "a.jpg.xmp").exists() is expected
+
+
+def test_a_deleted_sidecar_or_a_moved_photo_gets_its_sidecar_again_and_a_hostile_one_costs_one_photo(  # type: ignore[no-untyped-def]
+        tmp_path: Path, make_photo: PhotoFactory, settings_for, sessions: sessionmaker[Session]) -> None:
+    library = tmp_path / "photos"
+    for name in ("a.jpg", "b.jpg", "c.jpg"):
+        make_photo(library / name, 800, 600)
+    settings = settings_for(library)
+    Scanner(settings, sessions).scan(library)
+    for name in ("a.jpg", "b.jpg", "c.jpg"):
+        tag(sessions, name, "animal")
+    job = WritebackJob(sessions, settings)
+    assert job.run().counts == {"written": 3}
+    # WHEN someone deletes a sidecar, a photo moves into a folder, and another sidecar is replaced by
+    # XML nested deeper than any parser should follow
+    (library / "a.jpg.xmp").unlink()
+    (library / "sub").mkdir()
+    (library / "b.jpg").rename(library / "sub" / "b.jpg")
+    Scanner(settings, sessions).scan(library)
+    (library / "c.jpg.xmp").write_text('<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf='
+                                       '"http://www.w3.org/1999/02/22-rdf-syntax-ns#"><rdf:Description>'
+                                       + "<a>" * 5000 + "</a>" * 5000 + "</rdf:Description></rdf:RDF></x:xmpmeta>")
+    tag(sessions, "c.jpg", "animal", "food")
+    report = job.run()
+    # THEN the deleted one and the moved one are written again, and the hostile one fails alone
+    assert report.counts == {"written": 2, "failed": 1}
+    assert (library / "a.jpg.xmp").is_file() and (library / "sub" / "b.jpg.xmp").is_file()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -158,3 +159,98 @@ def test_a_sidecar_that_is_a_link_is_never_followed(photo: Path, tmp_path: Path)
     with pytest.raises(SidecarError, match="symbolic link"):
         write_sidecar(photo, CONTENT)
     assert outside.read_text() == "secret"
+
+
+NESTED_DIGIKAM = """<x:xmpmeta xmlns:x="adobe:ns:meta/" x:xmptk="XMP Core 4.4.0-Exiv2">
+ <rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="" xmlns:mwg-rs="http://www.metadataworkinggroup.com/schemas/regions/"
+    xmlns:stArea="http://ns.adobe.com/xmp/sType/Area#" xmlns:xmp="http://ns.adobe.com/xap/1.0/"
+    xmlns:dc="http://purl.org/dc/elements/1.1/" xmp:Rating="4">
+   <dc:subject>holiday</dc:subject>
+   <mwg-rs:Regions>
+    <rdf:Description>
+     <mwg-rs:RegionList>
+      <rdf:Bag>
+       <rdf:li>
+        <rdf:Description mwg-rs:Name="Bob" mwg-rs:Type="Face">
+         <mwg-rs:Area stArea:x="0.8" stArea:y="0.5" stArea:w="0.1" stArea:h="0.1" stArea:unit="normalized"/>
+        </rdf:Description>
+       </rdf:li>
+      </rdf:Bag>
+     </mwg-rs:RegionList>
+    </rdf:Description>
+   </mwg-rs:Regions>
+  </rdf:Description>
+ </rdf:RDF>
+</x:xmpmeta>
+"""
+
+
+def test_regions_in_the_form_exiv2_writes_are_kept_and_piccl_adds_its_own(photo: Path) -> None:
+    # GIVEN a digiKam (exiv2) sidecar: structs as attributes of nested rdf:Descriptions, a bare dc:subject
+    sidecar = photo.with_name(photo.name + ".xmp")
+    sidecar.write_text(NESTED_DIGIKAM)
+    # WHEN piccl writes a keyword and a person, then takes them back
+    write_sidecar(photo, CONTENT)
+    tags = exiftool(sidecar, "Rating", "Subject", "RegionInfo")
+    assert {r["Name"] for r in tags["RegionInfo"]["RegionList"]} == {"Bob", "Anna"}  # type: ignore[index]
+    assert tags["Subject"][0] == "holiday" and tags["Rating"] == 4  # type: ignore[index]
+    write_sidecar(photo, SidecarContent())
+    # THEN the user's region, keyword and rating are all still there
+    tags = exiftool(sidecar, "Rating", "Subject", "RegionInfo")
+    assert [r["Name"] for r in tags["RegionInfo"]["RegionList"]] == ["Bob"]  # type: ignore[index]
+    assert as_list(tags["Subject"]) == ["holiday"] and tags["Rating"] == 4
+
+
+def test_piccl_knows_its_region_after_another_tool_rewrote_the_sidecar(photo: Path) -> None:
+    sidecar = write_sidecar(photo, CONTENT).path
+    # GIVEN exiftool rewrote the sidecar (its own spelling of the region struct)
+    subprocess.run(["exiftool", "-q", "-overwrite_original", "-XMP-xmp:Rating=5", str(sidecar)], check=True)
+    # WHEN the face moves in piccl
+    moved = SidecarContent(subjects=CONTENT.subjects, hierarchical=CONTENT.hierarchical,
+                           regions=(FaceRegion("Anna", 0.5, 0.5, 0.1, 0.15),), stored_size=(640, 480))
+    write_sidecar(photo, moved)
+    # THEN there is one Anna, at the new place, and the rating stays
+    tags = exiftool(sidecar, "Rating", "RegionInfo")
+    [anna] = tags["RegionInfo"]["RegionList"]  # type: ignore[index]
+    assert anna["Area"]["X"] == pytest.approx(0.55) and tags["Rating"] == 5
+
+
+def test_a_sidecar_with_nothing_of_piccls_is_not_rewritten(photo: Path) -> None:
+    sidecar = photo.with_name(photo.name + ".xmp")
+    sidecar.write_text(NESTED_DIGIKAM)
+    assert not write_sidecar(photo, SidecarContent()).changed
+    assert sidecar.read_text() == NESTED_DIGIKAM
+
+
+def test_names_with_control_characters_still_make_valid_xmp(photo: Path) -> None:
+    content = SidecarContent(subjects=("An\x1bna",), regions=(FaceRegion("An\x1bna", 0.1, 0.1, 0.1, 0.1),))
+    path = write_sidecar(photo, content).path
+    assert as_list(exiftool(path, "Subject")["Subject"]) == ["Anna"]
+    assert not write_sidecar(photo, content).changed  # and it reads back as piccl's own
+
+
+def test_photos_sharing_a_stem_get_sidecars_of_their_own(tmp_path: Path) -> None:
+    jpg, png = tmp_path / "IMG_1.jpg", tmp_path / "IMG_1.png"
+    Image.new("RGB", (64, 48)).save(jpg)
+    Image.new("RGB", (64, 48)).save(png)
+    # GIVEN the 'photo.xmp' naming, which would give both photos IMG_1.xmp
+    a = write_sidecar(jpg, SidecarContent(subjects=("dog",)), naming="photo.xmp").path
+    b = write_sidecar(png, SidecarContent(subjects=("food",)), naming="photo.xmp").path
+    # THEN each has its own, named after the whole file name
+    assert (a.name, b.name) == ("IMG_1.jpg.xmp", "IMG_1.png.xmp")
+    # AND a photo alone with its stem uses IMG_2.xmp, found again whatever its case
+    alone = tmp_path / "IMG_2.jpg"
+    Image.new("RGB", (64, 48)).save(alone)
+    (tmp_path / "IMG_2.XMP").write_text(NESTED_DIGIKAM)
+    assert write_sidecar(alone, SidecarContent(subjects=("dog",))).path.name == "IMG_2.XMP"
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="changing a file's owner needs root (piccl runs as root in a container)")
+def test_a_rewritten_sidecar_keeps_its_owner_and_mode(photo: Path) -> None:
+    sidecar = write_sidecar(photo, CONTENT).path
+    os.chown(sidecar, 1000, 1000)
+    os.chmod(sidecar, 0o664)
+    write_sidecar(photo, SidecarContent(subjects=("cat",)))
+    info = sidecar.stat()
+    assert (info.st_uid, info.st_gid, info.st_mode & 0o777) == (1000, 1000, 0o664)
