@@ -22,10 +22,10 @@ import logging
 import os
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
@@ -45,6 +45,7 @@ from plugin.grouping.animation import is_animation
 from plugin.people.service import Assigner, FaceChanges, refresh_people
 from plugin.reading.decode import ReadFailure
 from plugin.sources.local import FileEntry, Listing, iter_paths_in_library, list_library
+from plugin.store.db import chunks
 from plugin.store.lock import library_lock
 from plugin.store.models import Analysis, Library, Photo, ScanRun, utcnow
 from plugin.store.writer import TRANSIENT_REASONS, store_outcome
@@ -58,15 +59,7 @@ ProgressCallback = Callable[[int, int, str], None]  # done, total, relpath
 TOMBSTONE_DIR = ".piccl-gone"
 # PostgreSQL's btree index entries top out near 2,700 bytes; the relpath is in a unique index.
 _MAX_RELPATH_BYTES = 2000
-_CHUNK = 500
 _RELINK_COMMIT_EVERY = 200
-
-T = TypeVar("T")
-
-
-def _chunks(items: list[T], size: int = _CHUNK) -> Iterator[list[T]]:
-    for start in range(0, len(items), size):
-        yield items[start:start + size]
 
 
 @dataclass(slots=True)
@@ -252,7 +245,7 @@ class Scanner:
         if gone_ids:
             now = utcnow()
             with self.sessions() as session:
-                for chunk in _chunks(gone_ids):
+                for chunk in chunks(gone_ids):
                     # A photo trashed from the UI since the listing is not "gone": its row follows the file.
                     query = select(Photo).where(Photo.id.in_(chunk), Photo.trashed_at.is_(None))
                     for photo in session.scalars(query):
@@ -296,9 +289,9 @@ class Scanner:
             # The entries' own rows, and gone rows they could be (same size), for relinking.
             paths = [e.relpath for e in entries]
             sizes = sorted({e.size for e in entries})
-            for chunk in _chunks(paths):
+            for chunk in chunks(paths):
                 queries.append(select(*columns).where(Photo.library_id == library_id, Photo.relpath.in_(chunk)))
-            for chunk in _chunks(sizes):
+            for chunk in chunks(sizes):
                 queries.append(select(*columns).where(Photo.library_id == library_id, Photo.gone_at.is_not(None),
                                                       Photo.size.in_(chunk)))
         known: dict[str, _Known] = {}
@@ -307,7 +300,7 @@ class Scanner:
             for pid, rel, size, mtime_ns, status, reason, gone_at, content_hash in session.execute(query):
                 by_id[pid] = known[rel] = _Known(pid, rel, size, mtime_ns, status, reason, gone_at is not None,
                                                  content_hash)
-        for chunk in _chunks(list(by_id)):
+        for chunk in chunks(list(by_id)):
             rows = session.execute(select(Analysis.photo_id, Analysis.analyzer, Analysis.version, Analysis.params)
                                    .where(Analysis.photo_id.in_(chunk)))
             for pid, analyzer, version, params in rows:

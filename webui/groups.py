@@ -15,6 +15,7 @@ from plugin.grouping.animation import Animation, AnimationError, make_animation
 from plugin.grouping.service import GROUP_REASONS, GroupError, set_keeper
 from webui import queries
 from webui.extensions import db, services
+from webui.forms import form_ids
 
 bp = Blueprint("groups", __name__, url_prefix="/groups")
 
@@ -49,7 +50,7 @@ def _shown(group: queries.GroupView) -> set[int]:
 
     A form without them (a script, an old page) acts on the group as it is now.
     """
-    posted = {int(v) for v in request.form.getlist("shown") if v.isdigit()}
+    posted = set(form_ids("shown"))
     keeper = request.form.get("keeper_id")
     current = group.keeper.photo_id if group.keeper else None
     if keeper is not None and keeper != ("" if current is None else str(current)):
@@ -171,7 +172,7 @@ def trash_others(group_id: int) -> ResponseReturnValue:
 @bp.post("/<int:group_id>/undo")
 def undo(group_id: int) -> ResponseReturnValue:
     """Take back a group's decisions (the flash's Undo): trashed photos return, and the group to its queue."""
-    ids = [int(v) for v in request.form.getlist("photo_id") if v.isdigit()]
+    ids = form_ids("photo_id")
     if not ids:
         abort(400)
     result = services().reviewer.undo(ids)

@@ -30,6 +30,7 @@ from plugin.store.models import Face, Person
 from plugin.thumbnails import FaceThumbnailCache, Thumbnail
 from webui import queries
 from webui.extensions import db, services
+from webui.forms import form_ids
 from webui.photos import image_response, photo_file
 from webui.review import cursor_arg
 
@@ -80,7 +81,7 @@ def _back(default: str) -> str:
 
 
 def _face_ids() -> list[int]:
-    ids = sorted({int(v) for v in request.form.getlist("face_id") if v.isdigit()})
+    ids = sorted(form_ids("face_id"))
     if not ids:
         raise PeopleError("select one or more faces first")
     return ids

@@ -26,6 +26,7 @@ from plugin.thumbnails import SIZES, Thumbnail
 from plugin.trash import UnsafePath, inside_library
 from webui import queries
 from webui.extensions import db, services
+from webui.forms import form_ids
 
 bp = Blueprint("photos", __name__, url_prefix="/photos")
 
@@ -124,7 +125,7 @@ def decide(photo_id: int) -> ResponseReturnValue:
 
 @bp.post("/undo")
 def undo() -> ResponseReturnValue:
-    ids = [int(v) for v in request.form.getlist("photo_id") if v.isdigit()]
+    ids = form_ids("photo_id")
     if not ids:
         abort(400)
     result = services().reviewer.undo(ids)

@@ -10,6 +10,7 @@ from flask.typing import ResponseReturnValue
 from plugin.store.models import utcnow
 from webui import queries
 from webui.extensions import db, services
+from webui.forms import form_ids
 from webui.review import cursor_arg
 
 bp = Blueprint("trash", __name__, url_prefix="/trash")
@@ -29,7 +30,7 @@ def index() -> ResponseReturnValue:
 
 @bp.post("/restore")
 def restore() -> ResponseReturnValue:
-    ids = [int(v) for v in request.form.getlist("entry_id") if v.isdigit()]
+    ids = form_ids("entry_id")
     if not ids:
         abort(400)
     outcomes = services().trash_bin.restore(ids)

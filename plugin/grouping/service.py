@@ -10,19 +10,20 @@ from __future__ import annotations
 
 import time
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
 import numpy as np
-from sqlalchemy import and_, delete, insert, select, update
+from sqlalchemy import delete, insert, select, update
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
 from plugin.config import SimilarSettings
 from plugin.grouping.groups import FoundGroup, PhotoTable, find_groups, relation_to
 from plugin.grouping.keeper import ShotQuality, choose_keeper
 from plugin.grouping.pairs import DUPLICATE_RELATIONS, RELATION_RANK
+from plugin.store.db import chunks
 from plugin.store.models import (
     Analysis,
     Face,
@@ -33,11 +34,11 @@ from plugin.store.models import (
     PhotoHash,
     PhotoTag,
     Recommendation,
+    readable_in_library,
 )
 
 GROUP_REASONS = ("duplicate", "similar")
 USER_REASON = "your choice"
-CHUNK = 900  # ids per IN (...) query: under SQLite's bound-parameter limit
 _EPOCH = datetime(1970, 1, 1)
 
 
@@ -58,15 +59,6 @@ class GroupReport:
                 "recommended": self.recommended, "seconds": round(self.seconds, 2)}
 
 
-def _chunks(ids: list[int]) -> Iterator[list[int]]:
-    for start in range(0, len(ids), CHUNK):
-        yield ids[start:start + CHUNK]
-
-
-def _present() -> Any:
-    return and_(Photo.status == "ok", Photo.gone_at.is_(None), Photo.trashed_at.is_(None))
-
-
 def _seconds(values: list[datetime | None]) -> np.ndarray:
     out = np.full(len(values), np.nan)
     for i, value in enumerate(values):
@@ -85,7 +77,7 @@ def load_table(session: Session, with_tags: bool = False) -> PhotoTable:
         select(Photo.id, Photo.content_hash, Photo.width, Photo.height, Photo.taken_at,
                Photo.taken_at_source, Photo.gps_lat, Photo.gps_lon, PhotoHash.phash, PhotoHash.phash_mirror,
                PhotoHash.mono)
-        .outerjoin(PhotoHash, PhotoHash.photo_id == Photo.id).where(_present()).order_by(Photo.id)).all()
+        .outerjoin(PhotoHash, PhotoHash.photo_id == Photo.id).where(readable_in_library()).order_by(Photo.id)).all()
     columns = list(zip(*rows, strict=True)) if rows else [[] for _ in range(11)]
     ids, content, width, height, taken, source, lat, lon, phash, mirror, mono = columns
     _, content_codes = np.unique(np.array([c or "" for c in content], dtype=object), return_inverse=True)
@@ -136,7 +128,7 @@ class StoredSimilarity:
         vectors: np.ndarray | None = None
         models = np.full(len(rows), -1, np.int64)
         model_codes: dict[tuple[str, int], int] = {}
-        for chunk in _chunks(list(index)):
+        for chunk in chunks(list(index)):
             for photo_id, model, dim, blob in self.session.execute(
                     select(PhotoFeature.photo_id, PhotoFeature.model, PhotoFeature.dim, PhotoFeature.vector)
                     .where(PhotoFeature.photo_id.in_(chunk))):
@@ -160,7 +152,7 @@ def load_qualities(session: Session, photo_ids: Iterable[int]) -> dict[int, Shot
     """What the keeper choice looks at, for the given photos only."""
     ids = sorted(set(photo_ids))
     facts: dict[int, dict[str, Any]] = {}
-    for chunk in _chunks(ids):
+    for chunk in chunks(ids):
         for pid, rel, w, h, size, source, mono in session.execute(
                 select(Photo.id, Photo.relpath, Photo.width, Photo.height, Photo.size, Photo.taken_at_source,
                        PhotoHash.mono).outerjoin(PhotoHash, PhotoHash.photo_id == Photo.id)
@@ -252,10 +244,8 @@ def persist_groups(session: Session, table: PhotoTable, found: list[FoundGroup],
         if match is not None:
             used.add(match)
         # The user's keeper stays while it is in the group, also when groups merged (the matched one first).
-        chosen = [stored[gid].fields["keeper_photo_id"] for gid, _ in overlap.most_common()
-                  if stored[gid].fields["keeper_by"] == "user" and stored[gid].fields["keeper_photo_id"] in photo_ids]
-        if old is not None and old.fields["keeper_photo_id"] in chosen:
-            chosen.insert(0, old.fields["keeper_photo_id"])
+        chosen = [g.fields["keeper_photo_id"] for g in ([old] if old else []) + [stored[gid] for gid in overlap]
+                  if g.fields["keeper_by"] == "user" and g.fields["keeper_photo_id"] in photo_ids]
         if chosen:
             keeper, reason, keeper_by = chosen[0], USER_REASON, "user"
         else:
@@ -281,9 +271,9 @@ def _write_groups(session: Session, stored: dict[int, GroupState], states: list[
     kept = {s.id for s in states if s.id is not None}
     gone = [gid for gid in stored if gid not in kept]
     changed_members = [s.id for s in states if s.id is not None and stored[s.id].members != s.members]
-    for chunk in _chunks(gone + changed_members):
+    for chunk in chunks(gone + changed_members):
         session.execute(delete(PhotoGroupMember).where(PhotoGroupMember.group_id.in_(chunk)))
-    for chunk in _chunks(gone):
+    for chunk in chunks(gone):
         session.execute(delete(PhotoGroup).where(PhotoGroup.id.in_(chunk)))
     updates = [{"id": s.id, **s.fields} for s in states
                if s.id is not None and any(stored[s.id].fields[f] != s.fields[f] for f in GROUP_FIELDS)]
@@ -348,7 +338,7 @@ def _apply_recommendations(session: Session, wanted: dict[int, dict[str, Any]], 
                    Recommendation.keep_photo_id, Recommendation.evidence).where(
         Recommendation.reason.in_(GROUP_REASONS))
     rows = []
-    for chunk in _chunks(scope) if scope is not None else [None]:
+    for chunk in chunks(scope) if scope is not None else [None]:
         rows += session.execute(query if chunk is None else query.where(Recommendation.photo_id.in_(chunk))).all()
     doomed: list[int] = []
     have: dict[int, tuple[Any, ...]] = {}
@@ -358,7 +348,7 @@ def _apply_recommendations(session: Session, wanted: dict[int, dict[str, Any]], 
             doomed.append(rec_id)
         else:
             have[photo_id] = (rec_id, severity, keep_id, evidence)
-    for chunk in _chunks(doomed):
+    for chunk in chunks(doomed):
         session.execute(delete(Recommendation).where(Recommendation.id.in_(chunk)))
     updates, inserts = [], []
     for photo_id, target in wanted.items():
@@ -384,7 +374,7 @@ def set_keeper(sessions: sessionmaker[Session], group_id: int, photo_id: int | N
         members = {m.photo_id: m.relation for m in group.members}
         qualities = load_qualities(session, members)
         # Only a photo still in the library can be kept (a trashed or vanished member waits for the regrouping).
-        present = set(session.scalars(select(Photo.id).where(Photo.id.in_(list(members)), _present())))
+        present = set(session.scalars(select(Photo.id).where(Photo.id.in_(list(members)), readable_in_library())))
         if photo_id is None:
             if not present:
                 raise GroupError(f"no photo of group {group_id} is in the library")

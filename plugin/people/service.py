@@ -30,6 +30,7 @@ from plugin.analyzers.base import AnalyzerResult
 from plugin.config import FaceSettings
 from plugin.people.clustering import average_linkage
 from plugin.people.matching import PeopleIndex, decode_vector, encode_vector, match_threshold, representative
+from plugin.store.db import chunks
 from plugin.store.models import Face, FaceRejection, Person, Photo
 
 log = logging.getLogger(__name__)
@@ -366,13 +367,8 @@ def _groups(labels: np.ndarray) -> Iterable[tuple[int, np.ndarray]]:
     return zip(values.tolist(), np.split(order, starts[1:]), strict=True)
 
 
-def _chunks(items: list[int], size: int = 500) -> Iterable[list[int]]:
-    for start in range(0, len(items), size):
-        yield items[start:start + size]
-
-
 def _load_faces(session: Session, ids: list[int]) -> list[Face]:
-    return [f for chunk in _chunks(ids) for f in session.scalars(select(Face).where(Face.id.in_(chunk)))]
+    return [f for chunk in chunks(ids) for f in session.scalars(select(Face).where(Face.id.in_(chunk)))]
 
 
 # --- the user's corrections ----------------------------------------------------------------------------------

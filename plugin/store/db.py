@@ -7,8 +7,9 @@ Alembic revision before use, so an upgraded container migrates its own data.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from alembic import command
 from alembic.config import Config
@@ -16,6 +17,16 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+# Ids per IN (...) query: under SQLite's bound-parameter limit, and a round trip worth its cost.
+IN_CHUNK = 500
+
+T = TypeVar("T")
+
+
+def chunks(items: list[T], size: int = IN_CHUNK) -> Iterator[list[T]]:
+    """``items`` in slices of ``size`` (for IN (...) queries over many ids)."""
+    for start in range(0, len(items), size):
+        yield items[start:start + size]
 
 
 def make_engine(url: str) -> Engine:

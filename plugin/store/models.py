@@ -23,9 +23,11 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    and_,
     event,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.sql.elements import ColumnElement
 
 
 def utcnow() -> datetime:
@@ -447,6 +449,11 @@ class Setting(Base):
 
     key: Mapped[str] = mapped_column(String(64), primary_key=True)
     value: Mapped[str] = mapped_column(Text)
+
+
+def readable_in_library() -> ColumnElement[bool]:
+    """A photo that was read (status ok) and is in the library now: not vanished, not in piccl's trash."""
+    return and_(Photo.status == "ok", Photo.gone_at.is_(None), Photo.trashed_at.is_(None))
 
 
 def folder_of(relpath: str) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
-from plugin.store.models import Face, Photo
+from plugin.store.models import Face, Photo, readable_in_library
 from plugin.tagging import tags_by_class
 from plugin.writeback.xmp import FaceRegion, SidecarContent
 
@@ -41,7 +41,6 @@ def sidecar_content(photo: Photo, mapping: str = "piccl2021") -> SidecarContent:
 def photos_to_write(session: Session, library_id: int, after_id: int = 0, limit: int = 500) -> list[Photo]:
     """A page of the library's photos that were read, with what their sidecars need."""
     return list(session.scalars(
-        select(Photo).where(Photo.library_id == library_id, Photo.status == "ok", Photo.gone_at.is_(None),
-                            Photo.trashed_at.is_(None), Photo.id > after_id)
+        select(Photo).where(Photo.library_id == library_id, readable_in_library(), Photo.id > after_id)
         .order_by(Photo.id).limit(limit)
         .options(selectinload(Photo.tags), selectinload(Photo.faces).joinedload(Face.person))))

@@ -18,14 +18,14 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import and_, func, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from plugin.config import Settings
-from plugin.store.models import Library, Photo, WritebackItem, utcnow
+from plugin.store.models import Library, Photo, WritebackItem, readable_in_library, utcnow
 from plugin.trash import UnsafePath, inside_library
 from plugin.writeback.content import photos_to_write, sidecar_content
-from plugin.writeback.xmp import SidecarContent, SidecarError, merged_sidecar, sidecar_path, write_sidecar
+from plugin.writeback.xmp import SidecarContent, SidecarError, write_sidecar
 
 # A failed sidecar waits 2^attempts minutes (at most a day) before the scheduled job tries it again.
 MAX_RETRY_PAUSE = timedelta(days=1)
@@ -101,17 +101,11 @@ class WritebackJob:
                 report.counts["waiting"] += 1  # failed before; its pause is not over
                 return
         try:
-            photo_path = inside_library(root, photo.relpath)
+            result = write_sidecar(inside_library(root, photo.relpath), content, naming, dry_run=dry_run)
             if dry_run:
-                path = sidecar_path(photo_path, naming)
-                exists = path.is_file()
-                if exists or content.subjects or content.regions or content.place:
-                    data, _ = merged_sidecar(path if exists else None, content)
-                    report.counts["would write" if not exists or path.read_bytes() != data else "unchanged"] += 1
-                else:
-                    report.counts["nothing to write"] += 1
+                report.counts["would write" if result.changed else
+                              "unchanged" if result.path.exists() else "nothing to write"] += 1
                 return
-            result = write_sidecar(photo_path, content, naming)
         except Exception as exc:  # a bad sidecar costs its photo, never the run (recorded, retried later)
             if isinstance(exc, SidecarError | UnsafePath):
                 reason = str(exc)
@@ -154,7 +148,7 @@ class WritebackStatus:
 
 def writeback_status(session: Session, limit: int = 10) -> WritebackStatus:
     """Counts over the photos in the library now (a trashed or vanished photo's sidecar is not counted)."""
-    present = and_(Photo.status == "ok", Photo.gone_at.is_(None), Photo.trashed_at.is_(None))
+    present = readable_in_library()
     by_state = dict(session.execute(
         select(WritebackItem.state, func.count()).join(Photo, Photo.id == WritebackItem.photo_id)
         .where(present).group_by(WritebackItem.state)).all())

@@ -491,8 +491,12 @@ def _write_place(descriptions: list[ET.Element], owned: list[str], place: Place 
     return written
 
 
-def write_sidecar(photo: Path, content: SidecarContent, naming: Naming = "photo.ext.xmp") -> WriteResult:
-    """Merge ``content`` into the photo's sidecar (created when missing and there is something to say)."""
+def write_sidecar(photo: Path, content: SidecarContent, naming: Naming = "photo.ext.xmp",
+                  dry_run: bool = False) -> WriteResult:
+    """Merge ``content`` into the photo's sidecar (created when missing and there is something to say).
+
+    ``dry_run``: everything but the write (``changed`` says whether the file would change).
+    """
     path = sidecar_path(photo, naming)
     if path.is_symlink():  # never read or write through a link: it may point outside the library
         raise SidecarError(f"{path.name}: a symbolic link; left as it is")
@@ -506,7 +510,8 @@ def write_sidecar(photo: Path, content: SidecarContent, naming: Naming = "photo.
     data, removed = merged_sidecar(path if exists else None, content)
     if exists and path.read_bytes() == data:
         return WriteResult(path, changed=False)
-    _replace(path, data)
+    if not dry_run:
+        _replace(path, data)
     return WriteResult(path, changed=True, created=not exists, removed=removed)
 
 
