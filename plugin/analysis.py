@@ -65,6 +65,8 @@ class PhotoTask:
     size: int  # as listed; the worker re-reads both from the open file
     mtime_ns: int
     analyzers: tuple[str, ...] = ANALYZER_NAMES
+    etag: str | None = None  # WebDAV: recorded with the photo, so the next listing can tell a change
+    remote_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -28,6 +28,7 @@ from sqlalchemy import func, select
 from plugin import __version__
 from plugin.config import ConfigError, Settings, load_settings
 from plugin.scan import Scanner, ScanSummary
+from plugin.sources.webdav import SourceUnavailable
 from plugin.store.db import open_database
 from plugin.store.models import Decision, Library, Photo, PhotoGroup, Recommendation, ScanRun
 from plugin.writeback.queue import writeback_status
@@ -61,7 +62,7 @@ def cli(ctx: click.Context, config: Path | None, verbose: bool) -> None:
     ctx.obj = {"config": config}
 
 
-def _library_overrides(paths: tuple[Path, ...]) -> dict[str, Any]:
+def _library_overrides(paths: tuple[str, ...]) -> dict[str, Any]:
     return {"library": list(paths)} if paths else {}
 
 
@@ -84,14 +85,15 @@ def run_scans(settings: Settings, retry_errors: bool = False, show_progress: boo
     if not settings.library:
         raise click.ClickException("no library given: `piccl scan PATH` or set PICCL_LIBRARY")
     for root in settings.library:
-        if not root.is_dir():
+        if isinstance(root, Path) and not root.is_dir():
             raise click.ClickException(f"{root}: not a folder")
     sessions = open_database(settings.resolved_database_url)
-    summaries = []
+    summaries: list[ScanSummary] = []
     progress = _progress() if show_progress and console.is_terminal else None
     with progress or nullcontext():
         for root in settings.library:
-            task_id = progress.add_task(root.name or str(root), total=None, rate="") if progress else None
+            label = root.name or str(root) if isinstance(root, Path) else root
+            task_id = progress.add_task(label, total=None, rate="") if progress else None
 
             def update(done: int, total: int, _rel: str, task_id: Any = task_id) -> None:
                 if progress is None:
@@ -101,7 +103,11 @@ def run_scans(settings: Settings, retry_errors: bool = False, show_progress: boo
                 progress.update(task_id, completed=done, total=total, rate=rate)
 
             scanner = Scanner(settings, sessions, progress=update)
-            summaries.append(scanner.scan(root, retry_errors=retry_errors))
+            try:
+                summaries.append(scanner.scan(root, retry_errors=retry_errors))
+            except SourceUnavailable as exc:
+                # One library out of reach must not keep the others from being scanned.
+                summaries.append(ScanSummary(str(root), unavailable=str(exc)))
     if any(s.new_faces or s.gone for s in summaries):
         # New faces: group them now, so people are there when the scan is done.
         from plugin.people.service import cluster_faces
@@ -117,6 +123,10 @@ def run_scans(settings: Settings, retry_errors: bool = False, show_progress: boo
 
 def print_summary(summary: ScanSummary) -> None:
     table = Table(title=f"scan of {summary.library}", show_header=False, box=None)
+    if summary.unavailable:
+        table.add_row("[red]not scanned[/]", summary.unavailable)
+        Console().print(table)
+        return
     rate = summary.processed / summary.seconds if summary.seconds else 0
     rows = [
         ("photos", summary.photos), ("new", summary.new), ("changed", summary.changed),
@@ -148,13 +158,13 @@ def print_summary(summary: ScanSummary) -> None:
 
 
 @cli.command()
-@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+@click.argument("paths", nargs=-1, metavar="PATH_OR_URL...")
 @click.option("--retry-errors", is_flag=True, help="Read again files that failed before, even if unchanged.")
 @click.option("--workers", type=click.IntRange(min=1), help="Worker count (default: one per core).")
 @click.option("--worker-kind", type=click.Choice(["process", "thread"]), help="Processes (default) or threads.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 @click.pass_context
-def scan(ctx: click.Context, paths: tuple[Path, ...], retry_errors: bool, workers: int | None,
+def scan(ctx: click.Context, paths: tuple[str, ...], retry_errors: bool, workers: int | None,
          worker_kind: str | None, as_json: bool) -> None:
     """Scan PATHS (or the configured library) once, then exit."""
     settings = _with_workers(_settings(ctx, **_library_overrides(paths)), workers, worker_kind)
@@ -166,6 +176,9 @@ def scan(ctx: click.Context, paths: tuple[Path, ...], retry_errors: bool, worker
     else:
         for summary in summaries:
             print_summary(summary)
+    unavailable = [s.unavailable for s in summaries if s.unavailable]
+    if unavailable:
+        raise click.ClickException("not scanned: " + "; ".join(unavailable))
 
 
 def _counts(counter: Counter[str]) -> str:
@@ -193,10 +206,10 @@ def _watch(settings: Settings, initial_scan: bool) -> None:
 
 
 @cli.command()
-@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+@click.argument("paths", nargs=-1, metavar="PATH_OR_URL...")
 @click.option("--polling", is_flag=True, default=None, help="Poll instead of inotify (SMB/NFS shares).")
 @click.pass_context
-def watch(ctx: click.Context, paths: tuple[Path, ...], polling: bool | None) -> None:
+def watch(ctx: click.Context, paths: tuple[str, ...], polling: bool | None) -> None:
     """Scan, then watch the library and analyse new photos as they arrive."""
     overrides = _library_overrides(paths)
     if polling:
@@ -242,11 +255,11 @@ def serve(ctx: click.Context, host: str | None, port: int | None) -> None:
 
 
 @cli.command()
-@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+@click.argument("paths", nargs=-1, metavar="PATH_OR_URL...")
 @click.option("--host", default=None, help="Address the review UI listens on.")
 @click.option("--port", type=int, default=None, help="Port of the review UI.")
 @click.pass_context
-def run(ctx: click.Context, paths: tuple[Path, ...], host: str | None, port: int | None) -> None:
+def run(ctx: click.Context, paths: tuple[str, ...], host: str | None, port: int | None) -> None:
     """The container's main job: serve the review UI, scan, then keep watching."""
     settings = _ui_overrides(_settings(ctx, **_library_overrides(paths)), host, port)
     server = _web_server(settings)

@@ -10,6 +10,7 @@ from the environment with ``__``: ``PICCL_BLUR__METHOD=piccl2021``.
 from __future__ import annotations
 
 import os
+import re
 from contextvars import ContextVar
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -231,6 +232,34 @@ class XmpSettings(_Strict):
         "updated in place.")
 
 
+class WebDavSettings(_Strict):
+    verify_tls: bool = Field(True, description="Check the server's TLS certificate. Turn off only for a server on "
+                             "your own LAN with a self-signed certificate; better, give its CA in 'ca_file'.")
+    ca_file: Path | None = Field(None, description="CA certificate (PEM) that signed the server's certificate (a "
+                                 "self-signed NAS or Nextcloud).")
+    timeout_s: float = Field(30.0, gt=0, le=600, description="Seconds to wait to connect, and between two pieces "
+                             "of an answer, before a request counts as failed.")
+    retries: int = Field(4, ge=0, le=10, description="Tries after the first for a request that failed on the "
+                         "way (5xx, a dropped connection, a timeout); the pause doubles from 'backoff_s' each time.")
+    backoff_s: float = Field(1.0, ge=0, le=60, description="Pause before the first retry, in seconds.")
+    parallel: int = Field(4, ge=1, le=32, description="Requests in flight at once (downloads and listings). "
+                          "A small NAS or a shared Nextcloud is better served by few.")
+    poll_interval_min: float = Field(15.0, gt=0, description="Minutes between scans of a WebDAV library while "
+                                     "watching (each lists the folders and reads only new or changed photos).")
+    trash: Literal["folder", "nextcloud"] = Field(
+        "folder", description="Where 'Trash' puts a photo of a WebDAV library: 'folder' moves it into the "
+        "trash folder in the library (like a local library); 'nextcloud' deletes it through WebDAV, which "
+        "puts it into Nextcloud's own trash bin (restore from the review UI or from Nextcloud).")
+    sidecars: bool = Field(True, description="Upload piccl's XMP sidecars next to the photos of WebDAV libraries.")
+    nextcloud_tags: bool = Field(False, description="Write piccl's tags, people and places as Nextcloud "
+                                 "collaborative tags (what Nextcloud Files, Photos and Memories show and search).")
+    tag_prefix: str = Field("", max_length=32, description="Put before every collaborative tag piccl assigns "
+                            "(for example 'piccl: '), so piccl's tags stand apart from the household's own.")
+    create_tags: bool = Field(True, description="Create missing collaborative tags. Where only admins may create "
+                              "tags, turn off to assign only tags that already exist.")
+    requests_per_s: float = Field(10.0, gt=0, le=1000, description="Most collaborative-tag requests per second.")
+
+
 class UISettings(_Strict):
     host: str = Field("127.0.0.1", description="Address the review UI listens on ('0.0.0.0' in the container).")
     port: int = Field(8080, ge=1, le=65535, description="Port of the review UI.")
@@ -259,11 +288,17 @@ class Settings(BaseSettings):
         frozen=True,
     )
 
-    library: Annotated[list[Path], NoDecode] = Field(
+    library: Annotated[list[Path | str], NoDecode] = Field(
         default_factory=list,
-        description="Photo library folder(s). From the environment: one path, or several separated by ':'. "
-        "The library is read-only to a scan.",
+        description="Photo library folder(s), or WebDAV folder URL(s) (https://cloud.example/remote.php/dav/"
+        "files/anna/Photos). From the environment: one, or several separated by ':'. A scan only reads.",
     )
+    webdav_user: str | None = Field(None, description="User name for WebDAV libraries (in Nextcloud, the login).")
+    webdav_password: SecretStr | None = Field(None, description="Password for WebDAV libraries; in Nextcloud an "
+                                              "app password (Settings > Security). Never logged.")
+    webdav_password_file: Path | None = Field(None, description="File holding the WebDAV password (a Docker "
+                                              "secret); read when 'webdav_password' is not given.")
+    webdav: WebDavSettings = Field(default_factory=WebDavSettings, description="WebDAV and Nextcloud libraries.")
     data_dir: Path = Field(Path("./piccl-data"), description="Database, thumbnails and caches "
                            "('/config' in the container).")
     database_url: str | None = Field(None, description="SQLAlchemy URL; default SQLite in data_dir. "
@@ -315,10 +350,15 @@ class Settings(BaseSettings):
     @classmethod
     def _split_library(cls, value: Any) -> Any:
         if isinstance(value, str):
-            return [p for p in value.split(os.pathsep) if p]
+            return split_libraries(value)
         if isinstance(value, Path):
             return [value]
         return value
+
+    @field_validator("library")
+    @classmethod
+    def _paths_or_urls(cls, value: list[Path | str]) -> list[Path | str]:
+        return [item if is_url(item) else Path(item) for item in value]
 
     @field_validator("trash_dir_name")
     @classmethod
@@ -343,6 +383,19 @@ class Settings(BaseSettings):
             except OSError as exc:
                 raise ConfigError(f"password_file {self.password_file}: {exc.strerror}") from None
         return None
+
+    def webdav_credentials(self) -> tuple[str, str] | None:
+        """(user, password) for WebDAV libraries, or None when no user is given."""
+        if not self.webdav_user:
+            return None
+        if self.webdav_password is not None:
+            return self.webdav_user, self.webdav_password.get_secret_value()
+        if self.webdav_password_file is not None:
+            try:
+                return self.webdav_user, self.webdav_password_file.read_text(encoding="utf-8").strip()
+            except OSError as exc:
+                raise ConfigError(f"webdav_password_file {self.webdav_password_file}: {exc.strerror}") from None
+        return self.webdav_user, ""
 
     @property
     def ui_threads(self) -> int:
@@ -370,6 +423,37 @@ class Settings(BaseSettings):
             else:
                 sources.append(YamlConfigSettingsSource(settings_cls, yaml_file=path))
         return tuple(sources)
+
+
+_URL = re.compile(r"https?://", re.IGNORECASE)
+
+
+def is_url(value: object) -> bool:
+    """True for a WebDAV library (an http(s) URL), False for a folder."""
+    return isinstance(value, str) and _URL.match(value) is not None
+
+
+def split_libraries(value: str) -> list[str]:
+    """Libraries from one string separated by ':' (os.pathsep), where URLs keep their own colons.
+
+    A URL ends at a ':' that starts a folder ('/') or another URL; its scheme and port colons stay.
+    """
+    if os.pathsep != ":" or "://" not in value:
+        return [p for p in value.split(os.pathsep) if p]
+    items: list[str] = []
+    rest = value
+    while rest:
+        if _URL.match(rest):
+            scheme_end = rest.index("://") + 3
+            cut = re.search(r":(?=/|https?://)", rest[scheme_end:], re.IGNORECASE)
+            end = len(rest) if cut is None else scheme_end + cut.start()
+        else:
+            end = rest.find(":")
+            end = len(rest) if end < 0 else end
+        if rest[:end]:
+            items.append(rest[:end])
+        rest = rest[end + 1:]
+    return items
 
 
 # The --config file of the load_settings() call under way (the environment's PICCL_CONFIG otherwise).

@@ -13,7 +13,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import func, select, text
 
 from models.fetch import ModelState, load_manifest, locate
-from plugin.config import Settings
+from plugin.config import ConfigError, Settings
 from plugin.inference.models import model_search_dirs, resolve_face_models, runtime_options
 from plugin.inference.runtime import choose_providers
 from plugin.store.db import alembic_config, make_engine
@@ -45,12 +45,33 @@ def run_checks(settings: Settings) -> list[Check]:
     return checks
 
 
+def _check_webdav(settings: Settings, url: str) -> Check:
+    from plugin.sources.webdav import SourceUnavailable, open_webdav
+
+    try:
+        remote = open_webdav(settings, url)
+    except (ValueError, ConfigError) as exc:
+        return Check("library", "fail", f"{url}: {exc}")
+    try:
+        items = remote.children("")
+    except SourceUnavailable as exc:
+        return Check("library", "fail", str(exc))
+    except Exception as exc:
+        return Check("library", "fail", f"{remote.key}: {type(exc).__name__}: {exc}")
+    finally:
+        remote.close()
+    who = f" as {remote.user}" if remote.user else " without a user (webdav_user)"
+    return Check("library", "ok", f"{remote.key}: WebDAV folder readable{who} ({len(items)} entries at the top)")
+
+
 def _check_folders(settings: Settings) -> list[Check]:
     checks = []
     if not settings.library:
         checks.append(Check("library", "warn", "no library configured (PICCL_LIBRARY or `piccl scan PATH`)"))
     for root in settings.library:
-        if not root.is_dir():
+        if not isinstance(root, Path):
+            checks.append(_check_webdav(settings, root))
+        elif not root.is_dir():
             checks.append(Check("library", "fail", f"{root}: not a folder"))
         elif not os.access(root, os.R_OK | os.X_OK):
             checks.append(Check("library", "fail", f"{root}: not readable by uid {os.getuid()}"))
@@ -58,7 +79,7 @@ def _check_folders(settings: Settings) -> list[Check]:
             checks.append(Check("library", "ok", f"{root}: readable"))
     data_dir = settings.data_dir
     for root in settings.library:
-        if data_dir.resolve().is_relative_to(root.resolve()):
+        if isinstance(root, Path) and data_dir.resolve().is_relative_to(root.resolve()):
             checks.append(Check("data_dir", "warn", f"{data_dir.resolve()} is inside the library {root}: piccl "
                                 "never scans it, but the library is meant to stay as you keep it"))
     fs_type = _filesystem_type(data_dir)

@@ -20,10 +20,12 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
 import time
-from collections import Counter
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections import Counter, deque
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -40,11 +42,12 @@ from plugin.analysis import (
     analyser_versions,
     options_from_settings,
 )
-from plugin.config import Settings
+from plugin.config import Settings, is_url
 from plugin.grouping.animation import is_animation
 from plugin.people.service import Assigner, FaceChanges, refresh_people
 from plugin.reading.decode import ReadFailure
 from plugin.sources.local import FileEntry, Listing, iter_paths_in_library, list_library
+from plugin.sources.webdav import FetchFailed, SourceUnavailable, WebDavLibrary, open_webdav
 from plugin.store.db import chunks
 from plugin.store.lock import library_lock
 from plugin.store.models import Analysis, Library, Photo, ScanRun, utcnow
@@ -60,6 +63,9 @@ TOMBSTONE_DIR = ".piccl-gone"
 # PostgreSQL's btree index entries top out near 2,700 bytes; the relpath is in a unique index.
 _MAX_RELPATH_BYTES = 2000
 _RELINK_COMMIT_EVERY = 200
+# Downloads in a row that fail with the server unreachable (each after its retries) before a scan of a
+# WebDAV library stops reading: the rest is left for the next scan instead of failing one by one.
+_UNREACHABLE_STOP = 3
 
 
 @dataclass(slots=True)
@@ -81,11 +87,13 @@ class ScanSummary:
     unreadable_dirs: dict[str, str] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
     still_changing: list[Path] = field(default_factory=list)  # left for the watcher to read once settled
+    not_read: Counter[str] = field(default_factory=Counter)  # WebDAV: reason -> photos left for the next scan
     new_faces: int = 0
     faces_assigned: int = 0  # new faces that joined a known person at once
     people: dict[str, Any] = field(default_factory=dict)  # the re-clustering after the scan, if one ran
     groups: dict[str, Any] = field(default_factory=dict)  # the grouping after the scan, if one ran
     seconds: float = 0.0
+    unavailable: str | None = None  # the library could not be reached (set by callers that go on)
 
     @property
     def processed(self) -> int:
@@ -100,9 +108,10 @@ class ScanSummary:
             "retried": self.retried, "unchanged": self.unchanged, "moved": self.moved,
             "reanalysed": self.reanalysed, "gone": self.gone, "ok": self.ok, "errors": dict(self.errors),
             "skipped": dict(self.skipped), "flagged": dict(self.flagged), "ignored": self.ignored,
-            "unreadable_dirs": self.unreadable_dirs, "warnings": self.warnings, "new_faces": self.new_faces,
+            "unreadable_dirs": self.unreadable_dirs, "warnings": self.warnings, "not_read": dict(self.not_read),
+            "new_faces": self.new_faces,
             "faces_assigned": self.faces_assigned, "people": self.people, "groups": self.groups,
-            "seconds": round(self.seconds, 2),
+            "seconds": round(self.seconds, 2), "unavailable": self.unavailable,
         }
 
 
@@ -116,6 +125,8 @@ class _Known:
     reason: str | None
     gone: bool
     content_hash: str | None
+    etag: str | None = None
+    remote_id: str | None = None
     params: dict[str, str] = field(default_factory=dict)  # analyzer -> "version|params"
 
 
@@ -128,22 +139,34 @@ class Scanner:
         self.options: AnalysisOptions = options_from_settings(settings)
         self.wanted = analyser_versions(self.options)
         self.assigner = Assigner(settings.faces, self.options.face_models.embed_model)
+        self._remote: WebDavLibrary | None = None  # the WebDAV library being scanned, if it is one
 
-    def scan(self, root: Path, only: list[Path] | None = None, retry_errors: bool = False,
+    def scan(self, root: Path | str, only: list[Path] | None = None, retry_errors: bool = False,
              settle_s: float = 0.0) -> ScanSummary:
-        """Scan the whole library at ``root``, or only the files in ``only`` (from the watcher).
+        """Scan the whole library at ``root`` (a folder or a WebDAV URL), or only the files in ``only``.
 
-        ``settle_s`` leaves out files modified that recently (still being copied in); the watcher
-        reads them once they settle.
+        ``only`` comes from the watcher of a local library. ``settle_s`` leaves out files modified that
+        recently (still being copied in); the watcher reads them once they settle. A WebDAV library that
+        cannot be reached raises :class:`SourceUnavailable` before anything is changed.
         """
+        if is_url(root):
+            remote = open_webdav(self.settings, str(root))
+            try:
+                return self._scan(remote.key, remote, None, retry_errors, 0.0)
+            finally:
+                remote.close()
+        return self._scan(Path(root).resolve(), None, only, retry_errors, settle_s)
+
+    def _scan(self, root: Path | str, remote: WebDavLibrary | None, only: list[Path] | None, retry_errors: bool,
+              settle_s: float) -> ScanSummary:
         started = time.perf_counter()
-        root = root.resolve()
         summary = ScanSummary(str(root))
         self.assigner.forget()  # people may have changed since the last scan (the UI, re-clustering)
+        self._remote = remote
         with library_lock(self.settings.data_dir, root):
             listing = self._list(root, only, settle_s, summary)
             with self.sessions() as session:
-                library = self._library(session, root)
+                library = self._library(session, str(root), "local" if remote is None else remote.kind)
                 run = ScanRun(library_id=library.id)
                 session.add(run)
                 session.commit()
@@ -154,6 +177,9 @@ class Scanner:
                 self._scan_listing(library_id, listing, known, summary, retry_errors, full=only is None)
                 state = "done"
             finally:
+                self._remote = None
+                if remote is not None:
+                    shutil.rmtree(self._fetch_dir, ignore_errors=True)
                 summary.seconds = time.perf_counter() - started
                 with self.sessions() as session:
                     run = session.get(ScanRun, run_id)
@@ -164,11 +190,19 @@ class Scanner:
 
     # -- listing and planning -------------------------------------------------------------------
 
-    def _list(self, root: Path, only: list[Path] | None, settle_s: float, summary: ScanSummary) -> Listing:
+    @property
+    def _fetch_dir(self) -> Path:
+        # One per process: two piccl processes scanning never clean up each other's downloads.
+        return self.settings.data_dir / "tmp" / f"webdav-{os.getpid()}"
+
+    def _list(self, root: Path | str, only: list[Path] | None, settle_s: float, summary: ScanSummary) -> Listing:
         # piccl's data folder may sit inside the library (the default ./piccl-data when run from it).
         exclude = (self.settings.data_dir,)
         trash = self.settings.trash_dir_name
-        if only is None:
+        if self._remote is not None:
+            listing = self._remote.list(trash)
+        elif only is None:
+            assert isinstance(root, Path)
             listing = list_library(root, trash, exclude)
         else:
             listing = Listing(files=list(iter_paths_in_library(root, only, trash, exclude)))
@@ -213,7 +247,8 @@ class Scanner:
             k = known.get(entry.relpath)
             if k is None or k.gone:
                 new_entries.append(entry)
-            elif (k.size, k.mtime_ns) != (entry.size, entry.mtime_ns):
+            elif (k.size, k.mtime_ns) != (entry.size, entry.mtime_ns) or (
+                    entry.etag is not None and k.etag is not None and entry.etag != k.etag):
                 summary.changed += 1
                 self._queue(entry, tasks, direct)
             elif k.status != "ok":
@@ -239,7 +274,10 @@ class Scanner:
 
         if direct:
             self._store(library_id, direct, summary)
-        self._process(library_id, tasks, summary)
+        if self._remote is not None:
+            self._process(library_id, self._fetched(tasks, summary), summary, total=len(tasks))
+        else:
+            self._process(library_id, tasks, summary)
 
         gone_ids = [k.id for k in vanished.values() if k.id not in relinked_ids]
         if gone_ids:
@@ -264,16 +302,23 @@ class Scanner:
         if entry.is_raw:
             # Pillow reads only the small preview inside a raw file: judging a raw original by it
             # would recommend deleting originals on thin evidence.
-            task = PhotoTask(entry.relpath, entry.abspath, entry.size, entry.mtime_ns, ())
+            task = PhotoTask(entry.relpath, entry.abspath, entry.size, entry.mtime_ns, (), entry.etag,
+                             entry.remote_id)
             direct.append(PhotoOutcome(task, size=entry.size, mtime_ns=entry.mtime_ns, failure=ReadFailure(
                 "skipped", "raw_format", "camera raw files are not analysed yet")))
+        elif self._remote is not None and entry.size > self.settings.max_file_bytes:
+            # Not worth a download: recorded as a local scan would record it.
+            task = PhotoTask(entry.relpath, "", entry.size, entry.mtime_ns, (), entry.etag, entry.remote_id)
+            direct.append(PhotoOutcome(task, size=entry.size, mtime_ns=entry.mtime_ns, failure=ReadFailure(
+                "skipped", "too_large", f"{entry.size} bytes is over max_file_bytes ({self.settings.max_file_bytes})")))
         else:
-            tasks.append(PhotoTask(entry.relpath, entry.abspath, entry.size, entry.mtime_ns, analyzers))
+            tasks.append(PhotoTask(entry.relpath, entry.abspath, entry.size, entry.mtime_ns, analyzers, entry.etag,
+                                   entry.remote_id))
 
-    def _library(self, session: Session, root: Path) -> Library:
-        library = session.scalar(select(Library).where(Library.root == str(root)))
+    def _library(self, session: Session, root: str, kind: str) -> Library:
+        library = session.scalar(select(Library).where(Library.root == root))
         if library is None:
-            library = Library(root=str(root), kind="local")
+            library = Library(root=root, kind=kind)
             session.add(library)
             session.flush()
         return library
@@ -281,7 +326,7 @@ class Scanner:
     def _known(self, session: Session, library_id: int, entries: list[FileEntry] | None) -> dict[str, _Known]:
         """What the database knows of the library; for a targeted scan, only what ``entries`` can touch."""
         columns = (Photo.id, Photo.relpath, Photo.size, Photo.mtime_ns, Photo.status, Photo.error_reason,
-                   Photo.gone_at, Photo.content_hash)
+                   Photo.gone_at, Photo.content_hash, Photo.etag, Photo.remote_id)
         queries = []
         if entries is None:
             queries.append(select(*columns).where(Photo.library_id == library_id, Photo.trashed_at.is_(None)))
@@ -297,9 +342,9 @@ class Scanner:
         known: dict[str, _Known] = {}
         by_id: dict[int, _Known] = {}
         for query in queries:
-            for pid, rel, size, mtime_ns, status, reason, gone_at, content_hash in session.execute(query):
+            for pid, rel, size, mtime_ns, status, reason, gone_at, content_hash, etag, rid in session.execute(query):
                 by_id[pid] = known[rel] = _Known(pid, rel, size, mtime_ns, status, reason, gone_at is not None,
-                                                 content_hash)
+                                                 content_hash, etag, rid)
         for chunk in chunks(list(by_id)):
             rows = session.execute(select(Analysis.photo_id, Analysis.analyzer, Analysis.version, Analysis.params)
                                    .where(Analysis.photo_id.in_(chunk)))
@@ -331,7 +376,7 @@ class Scanner:
                 if k is None or not k.gone:
                     continue
                 if (k.size, k.mtime_ns) == (entry.size, entry.mtime_ns) or (
-                        k.size == entry.size and k.content_hash and _hash(entry) == k.content_hash):
+                        k.size == entry.size and k.content_hash and self._hash(entry) == k.content_hash):
                     self._move_row(session, k, entry, known, candidates)
                     relinked.add(k.id)
                     handled.add(entry.relpath)
@@ -359,16 +404,20 @@ class Scanner:
             session.commit()
         return relinked, handled
 
-    @staticmethod
-    def _match(entry: FileEntry, options: list[_Known]) -> _Known | None:
+    def _match(self, entry: FileEntry, options: list[_Known]) -> _Known | None:
         if not options:
             return None
+        if entry.remote_id is not None:
+            # Nextcloud keeps a file's id through renames and moves: no download needed.
+            same_id = [k for k in options if k.remote_id == entry.remote_id]
+            if same_id:
+                return same_id[0]
         name = os.path.basename(entry.relpath)
         # A rename or a move within one file system keeps size and mtime: no need to read the file.
         quick = [k for k in options if k.mtime_ns == entry.mtime_ns and os.path.basename(k.relpath) == name]
         if len(quick) == 1:
             return quick[0]
-        digest = _hash(entry)
+        digest = self._hash(entry)
         same = [k for k in options if k.content_hash == digest] if digest else []
         return next((k for k in same if os.path.basename(k.relpath) == name), same[0] if same else None)
 
@@ -378,6 +427,8 @@ class Scanner:
         photo = session.get(Photo, k.id)
         assert photo is not None
         photo.relpath, photo.size, photo.mtime_ns, photo.gone_at = entry.relpath, entry.size, entry.mtime_ns, None
+        if entry.etag is not None or entry.remote_id is not None:
+            photo.etag, photo.remote_id = entry.etag, entry.remote_id
         session.flush()
         if k in candidates.get(k.size, []):
             candidates[k.size].remove(k)
@@ -396,18 +447,75 @@ class Scanner:
 
     # -- processing -----------------------------------------------------------------------------
 
-    def _process(self, library_id: int, tasks: list[PhotoTask], summary: ScanSummary) -> None:
-        total = len(tasks)
+    def _hash(self, entry: FileEntry) -> str | None:
+        if self._remote is not None:
+            return self._remote.content_hash(entry, self._fetch_dir)
+        return _hash(entry)
+
+    def _fetched(self, tasks: list[PhotoTask], summary: ScanSummary) -> Iterator[PhotoTask]:
+        """The tasks of a WebDAV library, each with its photo downloaded into a temporary file.
+
+        Downloads run ``webdav.parallel`` at a time, a few ahead of the workers. A photo that cannot be
+        downloaded is left for the next scan (its row, if any, is untouched, so nothing is lost); when the
+        server stops answering, the rest are left too, rather than each failing after its retries.
+        """
+        remote = self._remote
+        assert remote is not None
+        ahead = self.settings.webdav.parallel * 2
+        failures_in_a_row = 0
+        pending: deque[tuple[PhotoTask, Future[Path]]] = deque()
+        source = iter(tasks)
+        with ThreadPoolExecutor(self.settings.webdav.parallel, thread_name_prefix="piccl-dav-get") as pool:
+            def fill() -> None:
+                while len(pending) < ahead and (task := next(source, None)) is not None:
+                    entry = FileEntry(task.relpath, "", task.size, task.mtime_ns, task.etag, task.remote_id)
+                    pending.append((task, pool.submit(remote.fetch, entry, self._fetch_dir)))
+
+            fill()
+            while pending:
+                task, future = pending.popleft()
+                try:
+                    path = future.result()
+                except (FetchFailed, SourceUnavailable) as exc:
+                    reason = exc.reason if isinstance(exc, FetchFailed) else "server_unreachable"
+                    if reason == "vanished":
+                        summary.ignore("vanished_during_scan")
+                    else:
+                        summary.not_read[reason] += 1
+                        failures_in_a_row += 1
+                    if failures_in_a_row >= _UNREACHABLE_STOP:
+                        left = len(pending) + sum(1 for _ in source)
+                        for _, other in pending:
+                            other.cancel()
+                            if other.done() and not other.cancelled() and other.exception() is None:
+                                other.result().unlink(missing_ok=True)
+                        pending.clear()
+                        summary.not_read["server_unreachable"] += left
+                        summary.warnings.append(f"{remote.key}: the server stopped answering ({exc})")
+                        break
+                    continue
+                failures_in_a_row = 0
+                yield replace(task, abspath=str(path))
+                fill()
+        if summary.not_read:
+            summary.warnings.append(f"{summary.not_read.total()} photos could not be downloaded "
+                                    f"({', '.join(sorted(summary.not_read))}); the next scan reads them")
+
+    def _process(self, library_id: int, tasks: Iterable[PhotoTask], summary: ScanSummary,
+                 total: int | None = None) -> None:
+        total = len(tasks) if total is None and isinstance(tasks, list) else (total or 0)
         if self.progress:
             self.progress(0, total, "")
-        if not tasks:
+        if not total:
             return
-        workers = min(self.settings.worker_count, total)
+        workers = max(1, min(self.settings.worker_count, total))
         runner = make_runner(self.settings.workers.kind, workers, self.options,
                              self.settings.workers.per_file_timeout_s, self.settings.workers.max_tasks_per_worker,
                              str(_decoder_log(self.settings.data_dir)))
         batch: list[PhotoOutcome] = []
         for done, outcome in enumerate(runner.run(tasks), start=1):
+            if self._remote is not None:
+                Path(outcome.task.abspath).unlink(missing_ok=True)  # a temporary download, read now
             batch.append(outcome)
             if len(batch) >= self.settings.workers.commit_every:
                 self._store(library_id, batch, summary)
@@ -449,6 +557,8 @@ class Scanner:
                     photo = Photo(library_id=library_id, relpath=outcome.task.relpath)
                     session.add(photo)
                 faces += store_outcome(photo, outcome, self.wanted)
+                if outcome.task.etag is not None or outcome.task.remote_id is not None:
+                    photo.etag, photo.remote_id = outcome.task.etag, outcome.task.remote_id
                 if photo.status == "ok":
                     tally.ok += 1
                 elif photo.status == "error":

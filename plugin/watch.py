@@ -25,10 +25,12 @@ from watchdog.observers import Observer
 from watchdog.observers.api import BaseObserver
 from watchdog.observers.polling import PollingObserver
 
+from plugin.config import is_url
 from plugin.grouping.service import group_photos
 from plugin.people.service import cluster_faces
 from plugin.scan import Scanner, ScanSummary
 from plugin.sources.local import library_relpath
+from plugin.sources.webdav import SourceUnavailable
 from plugin.writeback.queue import WritebackJob
 
 log = logging.getLogger(__name__)
@@ -129,11 +131,13 @@ class _Handler(FileSystemEventHandler):
 class Watcher:
     """Runs until stopped: observers, the settle check and the periodic rescan."""
 
-    def __init__(self, scanner: Scanner, roots: list[Path], *, polling: bool, poll_interval_s: float,
+    def __init__(self, scanner: Scanner, roots: list[Path | str], *, polling: bool, poll_interval_s: float,
                  settle_s: float, rescan_interval_min: float, trash_dir_name: str,
                  on_scan: Callable[[ScanSummary], None] | None = None) -> None:
         self.scanner = scanner
-        self.roots = [root.resolve() for root in roots]
+        self.roots = [Path(root).resolve() for root in roots if not is_url(root)]
+        # WebDAV libraries send no events: they are scanned on a schedule (a listing; only changes are read).
+        self.urls = [str(root) for root in roots if is_url(root)]
         self.polling, self.poll_interval_s = polling, poll_interval_s
         self.rescan_interval_min = rescan_interval_min
         self.trash_dir_name = trash_dir_name
@@ -166,6 +170,11 @@ class Watcher:
     def full_rescan(self) -> None:
         for root in self.roots:
             self._scan(root, None)
+        self.poll_remote()
+
+    def poll_remote(self) -> None:
+        for url in self.urls:
+            self._scan(url, None)
 
     def process_pending(self) -> None:
         for root in self.tracker.take_rescans():
@@ -177,11 +186,14 @@ class Watcher:
                 for path in mine:  # try again at the next check instead of waiting for the rescan
                     self.tracker.touched(path)
 
-    def _scan(self, root: Path, only: list[Path] | None) -> bool:
+    def _scan(self, root: Path | str, only: list[Path] | None) -> bool:
         with self._scan_lock:
             try:
                 # Files still being written are left to their own events (they settle first).
                 summary = self.scanner.scan(root, only=only, settle_s=0 if only else self.tracker.settle_s)
+            except SourceUnavailable as exc:  # a server that is down or refuses the password: tried at the next poll
+                log.warning("%s; trying again at the next poll", exc)
+                return False
             except Exception:  # the watcher outlives any one failed scan; the next rescan retries
                 log.exception("scan of %s failed", root)
                 return False
@@ -259,6 +271,9 @@ class Watcher:
                                    max_instances=1, coalesce=True)
         self.scheduler.add_job(self.process_pending, "interval", seconds=SETTLE_CHECK_INTERVAL_S,
                                id="settle", max_instances=1, coalesce=True)
+        if self.urls:
+            self.scheduler.add_job(self.poll_remote, "interval", minutes=self.scanner.settings.webdav.poll_interval_min,
+                                   id="webdav", max_instances=1, coalesce=True)
         if self.rescan_interval_min > 0:
             self.scheduler.add_job(self.full_rescan, "interval", minutes=self.rescan_interval_min,
                                    id="rescan", max_instances=1, coalesce=True)

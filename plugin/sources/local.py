@@ -46,6 +46,8 @@ class FileEntry:
     abspath: str
     size: int
     mtime_ns: int
+    etag: str | None = None  # WebDAV: the server's version tag
+    remote_id: str | None = None  # Nextcloud: oc:fileid, which a rename or move keeps
 
     @property
     def is_raw(self) -> bool:

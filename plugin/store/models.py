@@ -57,6 +57,7 @@ class Photo(Base):
         Index("ix_photos_status", "status"),
         Index("ix_photos_library_folder", "library_id", "folder"),
         Index("ix_photos_library_taken_at", "library_id", "taken_at"),
+        Index("ix_photos_library_remote_id", "library_id", "remote_id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -67,6 +68,8 @@ class Photo(Base):
     size: Mapped[int] = mapped_column(BigInteger)
     mtime_ns: Mapped[int] = mapped_column(BigInteger)
     content_hash: Mapped[str | None] = mapped_column(String(64))
+    etag: Mapped[str | None] = mapped_column(String(256))  # WebDAV libraries: the file's ETag when last read
+    remote_id: Mapped[str | None] = mapped_column(String(64))  # Nextcloud's oc:fileid (kept through renames)
 
     status: Mapped[str] = mapped_column(String(16))  # ok | error | skipped
     error_reason: Mapped[str | None] = mapped_column(String(64))
@@ -284,6 +287,24 @@ class WritebackItem(Base):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str | None] = mapped_column(Text)
     sidecar: Mapped[str | None] = mapped_column(String(2048))  # relative to the library root
+    updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
+
+
+class NextcloudTagItem(Base):
+    """The collaborative tags piccl last assigned to one photo in Nextcloud (``owned``), and how it went.
+
+    Only tags in ``owned`` are ever removed by piccl: a tag the household assigned stays theirs.
+    """
+
+    __tablename__ = "nextcloud_tag_items"
+    __table_args__ = (Index("ix_nextcloud_tag_items_state", "state"),)
+
+    photo_id: Mapped[int] = mapped_column(ForeignKey("photos.id", ondelete="CASCADE"), primary_key=True)
+    digest: Mapped[str] = mapped_column(String(64), default="")
+    state: Mapped[str] = mapped_column(String(16))  # written | failed | empty
+    owned: Mapped[list[str] | None] = mapped_column(JSON)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
     updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
 
 

@@ -18,14 +18,18 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import httpx
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
+from webdav4.client import HTTPError
 
 from plugin.config import Settings
+from plugin.sources.webdav import SourceUnavailable, describe_failure, open_webdav
 from plugin.store.models import Library, Photo, WritebackItem, readable_in_library, utcnow
-from plugin.trash import UnsafePath, inside_library
+from plugin.trash import UnsafePath
 from plugin.writeback.content import photos_to_write, sidecar_content
-from plugin.writeback.xmp import SidecarContent, SidecarError, write_sidecar
+from plugin.writeback.targets import LocalSidecars, RemoteSidecars, SidecarTarget
+from plugin.writeback.xmp import SidecarContent, SidecarError
 
 # A failed sidecar waits 2^attempts minutes (at most a day) before the scheduled job tries it again.
 MAX_RETRY_PAUSE = timedelta(days=1)
@@ -67,33 +71,49 @@ class WritebackJob:
         started = time.monotonic()
         report = WritebackReport()
         with self.sessions() as session:
-            libraries = [(lib.id, Path(lib.root)) for lib in
-                         session.scalars(select(Library).where(Library.kind == "local"))]
-        for library_id, root in libraries:
-            after = 0
-            while True:
-                with self.sessions() as session:
-                    photos = photos_to_write(session, library_id, after)
-                    if not photos:
-                        break
-                    after = photos[-1].id
-                    items = {i.photo_id: i for i in session.scalars(
-                        select(WritebackItem).where(WritebackItem.photo_id.in_([p.id for p in photos])))}
-                    for photo in photos:
-                        self._one(session, root, photo, items.get(photo.id), report, retry_failed, dry_run)
-                    if not dry_run:
-                        session.commit()
+            libraries = [(lib.id, lib.root, lib.kind) for lib in session.scalars(select(Library).order_by(Library.id))]
+        for library_id, root, kind in libraries:
+            if kind == "local":
+                self._library(library_id, LocalSidecars(Path(root)), report, retry_failed, dry_run)
+                continue
+            if not self.settings.webdav.sidecars:
+                continue
+            remote = open_webdav(self.settings, root)
+            try:
+                self._library(library_id, RemoteSidecars(remote), report, retry_failed, dry_run)
+            except SourceUnavailable as exc:
+                # Nothing is marked failed: every photo of the library is simply tried at the next run.
+                report.counts["server unreachable"] += 1
+                report.failures.append({"photo": root, "reason": str(exc)})
+            finally:
+                remote.close()
         report.seconds = time.monotonic() - started
         return report
 
-    def _one(self, session: Session, root: Path, photo: Photo, item: WritebackItem | None, report: WritebackReport,
-             retry_failed: bool, dry_run: bool) -> None:
+    def _library(self, library_id: int, target: SidecarTarget, report: WritebackReport, retry_failed: bool,
+                 dry_run: bool) -> None:
+        after = 0
+        while True:
+            with self.sessions() as session:
+                photos = photos_to_write(session, library_id, after)
+                if not photos:
+                    break
+                after = photos[-1].id
+                items = {i.photo_id: i for i in session.scalars(
+                    select(WritebackItem).where(WritebackItem.photo_id.in_([p.id for p in photos])))}
+                for photo in photos:
+                    self._one(session, target, photo, items.get(photo.id), report, retry_failed, dry_run)
+                if not dry_run:
+                    session.commit()
+
+    def _one(self, session: Session, target: SidecarTarget, photo: Photo, item: WritebackItem | None,
+             report: WritebackReport, retry_failed: bool, dry_run: bool) -> None:
         naming = self.settings.xmp.naming
         content = sidecar_content(photo, self.settings.tags.mapping)
         digest = content_digest(content, naming, photo.relpath)
         if item is not None and item.digest == digest:
             # A sidecar someone deleted since is written again (one stat: the cost of noticing).
-            still_there = item.state != "written" or (root / (item.sidecar or "")).is_file()
+            still_there = item.state != "written" or target.present(item.sidecar or "")
             if item.state != "failed" and still_there:
                 report.counts["unchanged"] += 1
                 return
@@ -101,16 +121,20 @@ class WritebackJob:
                 report.counts["waiting"] += 1  # failed before; its pause is not over
                 return
         try:
-            result = write_sidecar(inside_library(root, photo.relpath), content, naming, dry_run=dry_run)
+            result = target.write(photo.relpath, content, naming, dry_run)
             if dry_run:
                 report.counts["would write" if result.changed else
-                              "unchanged" if result.path.exists() else "nothing to write"] += 1
+                              "unchanged" if result.sidecar else "nothing to write"] += 1
                 return
+        except SourceUnavailable:
+            raise  # the whole library waits for the next run; this photo did nothing wrong
         except Exception as exc:  # a bad sidecar costs its photo, never the run (recorded, retried later)
             if isinstance(exc, SidecarError | UnsafePath):
                 reason = str(exc)
             elif isinstance(exc, OSError):
                 reason = f"{type(exc).__name__}: {exc.strerror or exc}"
+            elif isinstance(exc, HTTPError | httpx.HTTPError):
+                reason = f"WebDAV: {describe_failure(exc)}"
             else:
                 reason = f"{type(exc).__name__}: {exc}"[:500]
             report.counts["failed"] += 1
@@ -123,8 +147,8 @@ class WritebackJob:
             return
         item = self._item(session, photo.id, item)
         item.digest, item.attempts, item.last_error = digest, 0, None
-        if result.path.exists():
-            item.state, item.sidecar = "written", result.path.relative_to(root.resolve()).as_posix()
+        if result.sidecar is not None:
+            item.state, item.sidecar = "written", result.sidecar
             report.counts["written" if result.changed else "unchanged"] += 1
         else:
             item.state = "empty"  # nothing to say, and no sidecar: none is made

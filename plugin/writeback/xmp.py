@@ -27,7 +27,7 @@ import tempfile
 import xml.etree.ElementTree as ET
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Literal
 
 from defusedxml import ElementTree as SafeET
@@ -119,27 +119,33 @@ SIDECAR_SUFFIXES = frozenset({".xmp", ".aae", ".json", ".pp3", ".dop", ".on1", "
 
 
 def sidecar_path(photo: Path, naming: Naming = "photo.ext.xmp") -> Path:
-    """Where the sidecar goes: an existing one of either name (any case) is used; else the configured naming.
-
-    ``IMG_1.xmp`` belongs to ``IMG_1.jpg`` only when no other photo shares the stem: beside ``IMG_1.cr2`` or
-    ``IMG_1.png`` it is theirs too (a Lightroom raw's sidecar), so piccl uses ``IMG_1.jpg.xmp`` instead.
-    """
-    with_ext, stem = photo.name + ".xmp", photo.stem + ".xmp"
+    """Where the sidecar of a local photo goes (see :func:`sidecar_name`)."""
     try:
         with os.scandir(photo.parent) as entries:
             names = [e.name for e in entries]
     except OSError:
         names = []
-    by_lower = {name.lower(): name for name in names}
-    shared_stem = any(Path(n).stem.lower() == photo.stem.lower() and n != photo.name
-                      and Path(n).suffix.lower() not in SIDECAR_SUFFIXES for n in names)
+    return photo.parent / sidecar_name(photo.name, names, naming)
+
+
+def sidecar_name(photo_name: str, folder_names: list[str], naming: Naming = "photo.ext.xmp") -> str:
+    """The sidecar's name: an existing one of either name (any case) is used; else the configured naming.
+
+    ``IMG_1.xmp`` belongs to ``IMG_1.jpg`` only when no other photo shares the stem: beside ``IMG_1.cr2`` or
+    ``IMG_1.png`` it is theirs too (a Lightroom raw's sidecar), so piccl uses ``IMG_1.jpg.xmp`` instead.
+    """
+    stem_of = PurePosixPath(photo_name).stem
+    with_ext, stem = photo_name + ".xmp", stem_of + ".xmp"
+    by_lower = {name.lower(): name for name in folder_names}
+    shared_stem = any(PurePosixPath(n).stem.lower() == stem_of.lower() and n != photo_name
+                      and PurePosixPath(n).suffix.lower() not in SIDECAR_SUFFIXES for n in folder_names)
     order = [with_ext] + ([] if shared_stem else [stem])
     if naming == "photo.xmp" and not shared_stem:
         order.reverse()
     for candidate in order:
         if candidate.lower() in by_lower:
-            return photo.parent / by_lower[candidate.lower()]
-    return photo.parent / order[0]
+            return by_lower[candidate.lower()]
+    return order[0]
 
 
 # -- geometry ----------------------------------------------------------------------------------------------
@@ -173,7 +179,12 @@ def _empty_tree() -> ET.ElementTree:
 
 def _parse(path: Path) -> tuple[ET.ElementTree, dict[str, str]]:
     """The sidecar's tree and its own namespace prefixes (kept when it is written back)."""
-    data = path.read_bytes()
+    return parse_bytes(path.read_bytes(), path.name)
+
+
+def parse_bytes(data: bytes, name: str) -> tuple[ET.ElementTree, dict[str, str]]:
+    """:func:`_parse` for a sidecar already read (from a WebDAV server); ``name`` is for messages."""
+    path = PurePosixPath(name)
     if len(data) > MAX_SIDECAR_BYTES:
         raise SidecarError(f"{path.name}: larger than {MAX_SIDECAR_BYTES // 1_000_000} MB, not a sidecar to edit")
     prefixes: dict[str, str] = {}
@@ -452,9 +463,17 @@ def _set_owned(descriptions: list[ET.Element], owned: dict[str, list[str]]) -> N
                 ET.SubElement(bag, q("rdf:li")).text = item
 
 
-def merged_sidecar(existing: Path | None, content: SidecarContent) -> tuple[bytes, list[str]]:
-    """The sidecar's new bytes (``existing`` merged with ``content``) and the keywords piccl removed."""
-    tree, prefixes = _parse(existing) if existing is not None else (_empty_tree(), {})
+def merged_sidecar(existing: Path | tuple[bytes, str] | None, content: SidecarContent) -> tuple[bytes, list[str]]:
+    """The sidecar's new bytes (``existing`` merged with ``content``) and the keywords piccl removed.
+
+    ``existing`` is a local sidecar, or (bytes, name) of one read from a server.
+    """
+    if existing is None:
+        tree, prefixes = _empty_tree(), {}
+    elif isinstance(existing, tuple):
+        tree, prefixes = parse_bytes(*existing)
+    else:
+        tree, prefixes = _parse(existing)
     descriptions = _descriptions(tree)
     owned = _owned(descriptions)
     new_owned: dict[str, list[str]] = {}
@@ -513,6 +532,15 @@ def write_sidecar(photo: Path, content: SidecarContent, naming: Naming = "photo.
     if not dry_run:
         _replace(path, data)
     return WriteResult(path, changed=True, created=not exists, removed=removed)
+
+
+def says_something(content: SidecarContent) -> bool:
+    return bool(content.subjects or content.regions or content.place)
+
+
+def holds_piccl_fields(data: bytes, name: str) -> bool:
+    """Whether a sidecar has anything piccl wrote (so piccl may have something to take back)."""
+    return any(_owned(_descriptions(parse_bytes(data, name)[0])).values())
 
 
 def _replace(path: Path, data: bytes) -> None:

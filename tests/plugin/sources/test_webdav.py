@@ -1,0 +1,236 @@
+"""Scanning a WebDAV library: a real WsgiDAV server on 127.0.0.1 serving copies of real photos.
+
+Faults are injected at the server (stopped mid-scan, 5xx answers, slow answers, a wrong password): the
+scan reports them, loses nothing, and completes when the server is back.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from plugin.config import Settings, load_settings
+from plugin.scan import Scanner
+from plugin.sources.webdav import SourceUnavailable, WebDavLibrary, library_key
+from plugin.store.db import open_database
+from plugin.store.models import Library, Photo
+from tests.support.davserver import PASSWORD, USER, DavServer, wsgidav_app
+
+PHOTOS = ["Canon_40D.jpg", "Nikon_D70.jpg", "Fujifilm_FinePix_E500.jpg", "Kodak_CX7530.jpg",
+          "Canon_PowerShot_S40.jpg", "Nikon_COOLPIX_P1.jpg"]
+
+
+@pytest.fixture
+def served(testdata: Path, tmp_path: Path) -> Iterator[tuple[DavServer, Path]]:
+    """GIVEN a WebDAV server sharing a folder of real photos (some in a subfolder, a sidecar, NAS junk)."""
+    root = tmp_path / "share"
+    (root / "2019 Trip").mkdir(parents=True)
+    (root / "@eaDir").mkdir()
+    source = testdata / "exif_ianare" / "jpg"
+    for i, name in enumerate(PHOTOS):
+        shutil.copy2(source / name, root / ("2019 Trip" if i % 2 else "") / name)
+    (root / "Canon_40D.jpg.xmp").write_text("<x:xmpmeta xmlns:x='adobe:ns:meta/'/>")
+    (root / "@eaDir" / "thumb.jpg").write_bytes(b"junk")
+    server = DavServer(wsgidav_app(root)).start()
+    try:
+        yield server, root
+    finally:
+        server.stop()
+
+
+def _settings(tmp_path: Path, password: str = PASSWORD, **webdav: Any) -> Settings:
+    options = {"backoff_s": 0.01, "retries": 2, "timeout_s": 5.0, **webdav}
+    return load_settings(data_dir=tmp_path / "data", webdav_user=USER, webdav_password=password,
+                         workers={"count": 2, "kind": "thread"}, webdav=options)
+
+
+def _sessions(settings: Settings) -> sessionmaker[Session]:
+    return open_database(settings.resolved_database_url)
+
+
+def _photos(sessions: sessionmaker[Session]) -> dict[str, Photo]:
+    with sessions() as session:
+        return {p.relpath: p for p in session.scalars(select(Photo))}
+
+
+def _gets(server: DavServer) -> list[str]:
+    return [path for method, path in server.faults.requests if method == "GET"]
+
+
+def test_scan_reads_every_photo_once_and_records_what_decides_a_change(served: tuple[DavServer, Path],
+                                                                        tmp_path: Path) -> None:
+    server, root = served
+    settings = _settings(tmp_path)
+    sessions = _sessions(settings)
+    # WHEN the library is scanned by its URL
+    summary = Scanner(settings, sessions).scan(server.url + "/")
+    # THEN every photo is read, junk and sidecars are not, and each row carries the server's ETag
+    assert (summary.new, summary.ok, summary.errors) == (6, 6, {})
+    assert summary.ignored == {"sidecar": 1}
+    photos = _photos(sessions)
+    assert set(photos) == {("2019 Trip/" if i % 2 else "") + n for i, n in enumerate(PHOTOS)}
+    for relpath, photo in photos.items():
+        assert photo.content_hash == hashlib.sha256((root / relpath).read_bytes()).hexdigest()
+        assert photo.etag and photo.width
+    with sessions() as session:
+        library = session.scalars(select(Library)).one()
+        assert (library.root, library.kind) == (library_key(server.url), "webdav")
+    # AND the downloads were temporary
+    assert not any((tmp_path / "data" / "tmp").rglob("*.jpg"))
+
+
+def test_rescan_downloads_only_what_changed(served: tuple[DavServer, Path], tmp_path: Path) -> None:
+    server, root = served
+    settings = _settings(tmp_path)
+    sessions = _sessions(settings)
+    Scanner(settings, sessions).scan(server.url)
+    server.faults.requests.clear()
+    # WHEN nothing changed THEN a rescan lists and downloads nothing
+    summary = Scanner(settings, sessions).scan(server.url)
+    assert (summary.unchanged, summary.processed, _gets(server)) == (6, 0, [])
+    # WHEN a photo is uploaded THEN only it is downloaded
+    new = (root / "Canon_40D.jpg").read_bytes()
+    response = httpx.put(f"{server.url}/2019%20Trip/upload.jpg", content=new, auth=(USER, PASSWORD))
+    assert response.status_code in (201, 204)
+    summary = Scanner(settings, sessions).scan(server.url)
+    assert (summary.new, summary.unchanged, _gets(server)) == (1, 6, ["/2019 Trip/upload.jpg"])
+
+
+def test_deleted_and_renamed_files(served: tuple[DavServer, Path], tmp_path: Path) -> None:
+    server, _ = served
+    settings = _settings(tmp_path)
+    sessions = _sessions(settings)
+    Scanner(settings, sessions).scan(server.url)
+    before = _photos(sessions)
+    auth = (USER, PASSWORD)
+    # WHEN one photo is deleted and another renamed into another folder on the server
+    assert httpx.request("DELETE", f"{server.url}/Canon_PowerShot_S40.jpg", auth=auth).status_code == 204
+    moved = httpx.request("MOVE", f"{server.url}/Fujifilm_FinePix_E500.jpg", auth=auth,
+                          headers={"Destination": f"{server.url}/2019%20Trip/Lisbon%20sunset.jpg"})
+    assert moved.status_code in (201, 204)
+    summary = Scanner(settings, sessions).scan(server.url)
+    # THEN the deleted photo is gone, the renamed one keeps its row (and so its analyses and decisions)
+    assert (summary.gone, summary.moved, summary.new) == (1, 1, 0)
+    after = _photos(sessions)
+    assert after["2019 Trip/Lisbon sunset.jpg"].id == before["Fujifilm_FinePix_E500.jpg"].id
+    assert after["Canon_PowerShot_S40.jpg"].gone_at is not None
+
+
+def test_wrong_password_is_a_clear_error_and_changes_nothing(served: tuple[DavServer, Path], tmp_path: Path) -> None:
+    server, _ = served
+    settings = _settings(tmp_path)
+    sessions = _sessions(settings)
+    Scanner(settings, sessions).scan(server.url)
+    # WHEN the password is wrong
+    wrong = _settings(tmp_path, password="not-the-password")
+    with pytest.raises(SourceUnavailable) as error:
+        Scanner(wrong, sessions).scan(server.url)
+    # THEN the message says so, without the password, and every photo is still known
+    assert "refused the user name or password" in str(error.value)
+    assert "not-the-password" not in str(error.value) and "not-the-password" not in repr(WebDavLibrary(
+        server.url, wrong.webdav, wrong.webdav_credentials()))
+    assert all(p.gone_at is None for p in _photos(sessions).values())
+
+
+def test_server_down_is_a_clear_error(served: tuple[DavServer, Path], tmp_path: Path) -> None:
+    server, _ = served
+    settings = _settings(tmp_path)
+    sessions = _sessions(settings)
+    Scanner(settings, sessions).scan(server.url)
+    server.stop()
+    # WHEN the server is down THEN the scan says it cannot connect, and nothing is marked gone
+    with pytest.raises(SourceUnavailable, match="cannot connect"):
+        Scanner(settings, sessions).scan(server.url)
+    assert all(p.gone_at is None for p in _photos(sessions).values())
+
+
+def test_server_stopped_mid_scan_loses_nothing_and_the_next_scan_completes(served: tuple[DavServer, Path],
+                                                                           tmp_path: Path) -> None:
+    server, _ = served
+    settings = _settings(tmp_path)
+    sessions = _sessions(settings)
+    stopped = threading.Event()
+
+    def stop_at_second_download(environ: dict[str, Any]) -> bool:
+        gets = _gets(server)
+        if environ["REQUEST_METHOD"] == "GET" and len(gets) == 2 and not stopped.is_set():
+            stopped.set()
+            threading.Thread(target=server.stop).start()  # not from the server's own thread
+        return False
+
+    server.faults.fail_next, server.faults.fail_when = 1, stop_at_second_download
+    # WHEN the server goes away after the first downloads
+    first = Scanner(settings, sessions).scan(server.url)
+    # THEN the scan finishes with what it could read and says what is left for the next scan
+    assert stopped.is_set()
+    assert first.not_read["server_unreachable"] >= 1 and first.ok + first.not_read.total() == 6
+    assert any("the next scan reads them" in w for w in first.warnings)
+    read_first = {rel for rel, p in _photos(sessions).items() if p.status == "ok"}
+    # WHEN the server is back THEN the next scan reads the rest, and what was read stays
+    server.start()
+    second = Scanner(settings, sessions).scan(server.url)
+    assert (second.new, second.ok, second.not_read) == (6 - len(read_first), 6 - len(read_first), {})
+    photos = _photos(sessions)
+    assert len(photos) == 6 and all(p.status == "ok" and p.gone_at is None for p in photos.values())
+
+
+def test_5xx_answers_are_retried(served: tuple[DavServer, Path], tmp_path: Path) -> None:
+    server, _ = served
+    settings = _settings(tmp_path, retries=3)
+    sessions = _sessions(settings)
+    # WHEN the server answers 500, 502 and 503 a few times (a proxy in trouble)
+    server.faults.fail_next, server.faults.fail_status = 3, 503
+    summary = Scanner(settings, sessions).scan(server.url)
+    # THEN the scan retries and completes
+    assert (summary.ok, summary.not_read, summary.unreadable_dirs) == (6, {}, {})
+    assert server.faults.fail_next == 0
+
+
+def test_a_subfolder_that_keeps_failing_is_reported_and_nothing_under_it_is_gone(
+        served: tuple[DavServer, Path], tmp_path: Path) -> None:
+    server, _ = served
+    settings = _settings(tmp_path, retries=1)
+    sessions = _sessions(settings)
+    Scanner(settings, sessions).scan(server.url)
+    # WHEN listing the subfolder fails every time
+    server.faults.fail_next, server.faults.fail_status = 100, 500
+    server.faults.fail_when = lambda env: env["REQUEST_METHOD"] == "PROPFIND" and "Trip" in env["PATH_INFO"]
+    summary = Scanner(settings, sessions).scan(server.url)
+    # THEN it is reported and its photos are not taken for deleted
+    assert list(summary.unreadable_dirs) == ["2019 Trip"] and "500" in summary.unreadable_dirs["2019 Trip"]
+    assert summary.gone == 0
+    assert all(p.gone_at is None for p in _photos(sessions).values())
+
+
+def test_slow_answers(served: tuple[DavServer, Path], tmp_path: Path) -> None:
+    server, _ = served
+    sessions = _sessions(_settings(tmp_path))
+    # WHEN the server answers more slowly than the timeout THEN the scan says so
+    server.faults.delay_s = 1.0
+    impatient = _settings(tmp_path, timeout_s=0.3, retries=0)
+    with pytest.raises(SourceUnavailable, match="did not answer in time"):
+        Scanner(impatient, sessions).scan(server.url)
+    # WHEN it is slow but within the timeout THEN the scan completes
+    server.faults.delay_s = 0.05
+    summary = Scanner(_settings(tmp_path), sessions).scan(server.url)
+    assert summary.ok == 6
+
+
+def test_a_file_over_the_size_limit_is_not_downloaded(served: tuple[DavServer, Path], tmp_path: Path) -> None:
+    server, root = served
+    big = max(PHOTOS, key=lambda n: next(root.rglob(n)).stat().st_size)
+    limit = next(root.rglob(big)).stat().st_size - 1
+    settings = load_settings(data_dir=tmp_path / "data", webdav_user=USER, webdav_password=PASSWORD,
+                             workers={"count": 1, "kind": "thread"}, max_file_bytes=limit)
+    summary = Scanner(settings, _sessions(settings)).scan(server.url)
+    assert summary.skipped == {"too_large": 1}
+    assert not any(path.endswith(big) for path in _gets(server))
