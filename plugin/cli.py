@@ -31,6 +31,7 @@ from plugin.scan import Scanner, ScanSummary
 from plugin.sources.webdav import SourceUnavailable
 from plugin.store.db import open_database
 from plugin.store.models import Decision, Library, Photo, PhotoGroup, Recommendation, ScanRun
+from plugin.writeback.nextcloud_job import nextcloud_tag_status
 from plugin.writeback.queue import writeback_status
 
 console = Console(stderr=True)
@@ -314,9 +315,14 @@ def status(ctx: click.Context) -> None:
                 table.add_row("last scan", f"{last.started_at:%Y-%m-%d %H:%M:%S} UTC, {state}")
             out.print(table)
         wb = writeback_status(session, limit=3)
-        out.print(f"write-back (XMP sidecars): {wb.written} written, {wb.failed} failed, {wb.not_yet} not yet")
+        out.print(f"write-back (XMP sidecars): {wb.written} written, {wb.failed} failed, {wb.not_yet} pending")
         for path, reason in wb.recent_failures:
             out.print(f"  {path}: {reason}")
+        if settings.webdav.nextcloud_tags:
+            nc = nextcloud_tag_status(session, limit=3)
+            out.print(f"write-back (Nextcloud tags): {nc.written} written, {nc.failed} failed, {nc.pending} pending")
+            for path, reason in nc.recent_failures:
+                out.print(f"  {path}: {reason}")
         # Groups may span libraries (a copy in each): counted once, for all of them.
         kinds = dict(session.execute(select(PhotoGroup.kind, func.count()).group_by(PhotoGroup.kind)).all())
         out.print("groups: " + (", ".join(f"{n} {k.replace('_', '-')}" for k, n in sorted(kinds.items()))

@@ -31,7 +31,7 @@ from plugin.people.service import cluster_faces
 from plugin.scan import Scanner, ScanSummary
 from plugin.sources.local import library_relpath
 from plugin.sources.webdav import SourceUnavailable
-from plugin.writeback.queue import WritebackJob
+from plugin.writeback.run import write_back
 
 log = logging.getLogger(__name__)
 
@@ -241,16 +241,16 @@ class Watcher:
             self._groups_not_before = finished + GROUP_BACKOFF * (finished - started)
 
     def write_back(self) -> None:
-        """The scheduled write-back of XMP sidecars (only those whose content changed; failures wait their turn)."""
-        if not self.scanner.settings.xmp.enabled:
-            return
+        """The scheduled write-back: sidecars and Nextcloud tags whose content changed (failures wait their turn)."""
         try:
-            report = WritebackJob(self.scanner.sessions, self.scanner.settings).run()
+            reports = write_back(self.scanner.sessions, self.scanner.settings, scheduled=True)
         except Exception:  # tried again at the next interval
-            log.exception("writing sidecars back failed")
+            log.exception("writing back failed")
             return
-        if report.counts.get("written") or report.counts.get("failed"):
-            log.info("sidecars: %s", ", ".join(f"{n} {k}" for k, n in sorted(report.counts.items())))
+        for target, report in reports.items():
+            if report.counts.get("written") or report.counts.get("failed") or report.counts.get("server unreachable"):
+                log.info("%s: %s", target.replace("_", " "),
+                         ", ".join(f"{n} {k}" for k, n in sorted(report.counts.items())))
 
     def run(self, initial_scan: bool = True) -> None:
         self.start_observers()
@@ -259,7 +259,7 @@ class Watcher:
             self.cluster_faces()
             self.group_photos()
             self.write_back()
-        if self.scanner.settings.xmp.enabled:
+        if self.scanner.settings.xmp.enabled or self.scanner.settings.webdav.nextcloud_tags:
             self.scheduler.add_job(self.write_back, "interval", minutes=self.scanner.settings.xmp.interval_min,
                                    id="writeback", max_instances=1, coalesce=True)
         # A burst arrives photo by photo: group once it has settled, not after each file.

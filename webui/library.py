@@ -6,6 +6,7 @@ from flask import Blueprint, abort, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 
 from plugin.store.models import Library
+from plugin.writeback.nextcloud_job import nextcloud_tag_status
 from plugin.writeback.queue import writeback_status
 from webui import queries
 from webui.extensions import db, services
@@ -67,10 +68,13 @@ def folders(library_id: int) -> ResponseReturnValue:
     more = url_for("library.folder_tiles", library_id=library_id, folder=folder, tag=tag_param(tag),
                    cursor=page.next_cursor)
     # The library's root page says how the write-back into its sidecars stands (and what failed, and why).
-    sidecars = writeback_status(db()) if not folder and services().settings.xmp.enabled else None
+    settings = services().settings
+    sidecars = writeback_status(db()) if not folder and settings.xmp.enabled else None
+    tags = (nextcloud_tag_status(db()) if not folder and library.kind == "webdav" and settings.webdav.nextcloud_tags
+            else None)
     return render_template("folders.html", library=library, view=view, page=page, crumbs=crumbs, more_url=more,
                            tag=tag, tag_value=tag_param(tag) or "", piccl_tags=queries.KNOWN_TAGS["piccl"],
-                           scenes=queries.KNOWN_TAGS["scene"], sidecars=sidecars)
+                           scenes=queries.KNOWN_TAGS["scene"], sidecars=sidecars, nextcloud_tags=tags)
 
 
 @bp.get("/<int:library_id>/folders/tiles")

@@ -7,6 +7,7 @@ piccl read a file outside the library.
 
 from __future__ import annotations
 
+import errno
 import io
 import mimetypes
 import os
@@ -14,13 +15,18 @@ import stat
 from pathlib import Path
 from typing import IO
 
+import httpx
 from flask import Blueprint, abort, flash, redirect, render_template, request, send_file, url_for
 from flask.typing import ResponseReturnValue
 from PIL import Image
+from webdav4.client import HTTPError
 
+from plugin.config import Settings
 from plugin.reading.decode import ReadFailure
 from plugin.reading.exif import ExifFacts, read_exif
 from plugin.recommend import REASONS
+from plugin.sources.local import FileEntry
+from plugin.sources.webdav import FetchFailed, SourceUnavailable, describe_failure, open_webdav, safe_relpath
 from plugin.store.models import Photo
 from plugin.thumbnails import SIZES, Thumbnail
 from plugin.trash import UnsafePath, inside_library
@@ -35,8 +41,32 @@ PLACEHOLDER_SVG = (b'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 10 10"
                    b'<rect width="10" height="10" fill="#3a3f47"/></svg>')
 
 
-def photo_file(photo: Photo) -> Path | None:
+class RemotePhoto:
+    """A photo of a WebDAV library as the thumbnail caches read it: downloaded only when a thumbnail is made."""
+
+    def __init__(self, settings: Settings, url: str, relpath: str, size: int) -> None:
+        self.settings, self.url, self.relpath, self.size = settings, url, relpath, size
+
+    def stat(self) -> os.stat_result:
+        return os.stat_result((stat.S_IFREG | 0o644, 0, 0, 1, 0, 0, self.size, 0, 0, 0))
+
+    def read_bytes(self) -> bytes:
+        remote = open_webdav(self.settings, self.url)
+        try:
+            found = remote.read_bytes(safe_relpath(self.relpath), limit=self.settings.max_file_bytes)
+        except (SourceUnavailable, FetchFailed, HTTPError, httpx.HTTPError, ValueError) as exc:
+            raise OSError(errno.EIO, describe_failure(exc)) from None
+        finally:
+            remote.close()
+        if found is None:
+            raise FileNotFoundError(errno.ENOENT, "gone from the server", self.relpath)
+        return found[0]
+
+
+def photo_file(photo: Photo) -> Path | RemotePhoto | None:
     """The photo's file, when it is a regular file inside its library; None otherwise."""
+    if photo.library.kind == "webdav":
+        return RemotePhoto(services().settings, photo.library.root, photo.relpath, photo.size)
     try:
         path = inside_library(Path(photo.library.root), photo.relpath)
         info = path.lstat()
@@ -47,6 +77,8 @@ def photo_file(photo: Photo) -> Path | None:
 
 def open_photo_file(photo: Photo) -> IO[bytes] | None:
     path = photo_file(photo)
+    if isinstance(path, RemotePhoto):
+        return _fetched(photo)
     if path is None:
         return None
     try:
@@ -57,6 +89,22 @@ def open_photo_file(photo: Photo) -> IO[bytes] | None:
         os.close(fd)
         return None
     return os.fdopen(fd, "rb")
+
+
+def _fetched(photo: Photo) -> IO[bytes] | None:
+    """A WebDAV photo downloaded into an unnamed temporary file (gone when closed)."""
+    settings = services().settings
+    remote = open_webdav(settings, photo.library.root)
+    entry = FileEntry(photo.relpath, "", photo.size, photo.mtime_ns)
+    try:
+        path = remote.fetch(entry, settings.data_dir / "tmp" / "ui")
+    except (SourceUnavailable, FetchFailed, ValueError):
+        return None
+    finally:
+        remote.close()
+    handle = path.open("rb")
+    path.unlink()
+    return handle
 
 
 def _photo(photo_id: int) -> Photo:

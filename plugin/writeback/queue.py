@@ -57,9 +57,10 @@ def content_digest(content: SidecarContent, naming: str, relpath: str) -> str:
     return hashlib.sha256(payload.encode()).hexdigest()
 
 
-def _retry_due(item: WritebackItem, now: datetime) -> bool:
-    pause = min(timedelta(minutes=2 ** min(item.attempts, 20)), MAX_RETRY_PAUSE)
-    return item.updated_at + pause <= now
+def retry_due(attempts: int, failed_at: datetime, now: datetime) -> bool:
+    """Whether a failed write may be tried again: it waits 2^attempts minutes, at most a day."""
+    pause = min(timedelta(minutes=2 ** min(attempts, 20)), MAX_RETRY_PAUSE)
+    return failed_at + pause <= now
 
 
 class WritebackJob:
@@ -117,7 +118,7 @@ class WritebackJob:
             if item.state != "failed" and still_there:
                 report.counts["unchanged"] += 1
                 return
-            if item.state == "failed" and not retry_failed and not _retry_due(item, utcnow()):
+            if item.state == "failed" and not retry_failed and not retry_due(item.attempts, item.updated_at, utcnow()):
                 report.counts["waiting"] += 1  # failed before; its pause is not over
                 return
         try:
