@@ -51,7 +51,7 @@ class RemotePhoto:
         return os.stat_result((stat.S_IFREG | 0o644, 0, 0, 1, 0, 0, self.size, 0, 0, 0))
 
     def read_bytes(self) -> bytes:
-        remote = open_webdav(self.settings, self.url)
+        remote = open_webdav(self.settings, self.url, interactive=True)
         try:
             found = remote.read_bytes(safe_relpath(self.relpath), limit=self.settings.max_file_bytes)
         except (SourceUnavailable, FetchFailed, HTTPError, httpx.HTTPError, ValueError) as exc:
@@ -61,6 +61,17 @@ class RemotePhoto:
         if found is None:
             raise FileNotFoundError(errno.ENOENT, "gone from the server", self.relpath)
         return found[0]
+
+    def head(self, length: int = 256 * 1024) -> IO[bytes] | None:
+        """The start of the file, where its EXIF is (a photo page need not download the whole photo)."""
+        remote = open_webdav(self.settings, self.url, interactive=True)
+        try:
+            data = remote.read_head(self.relpath, length)
+        except (SourceUnavailable, HTTPError, httpx.HTTPError, ValueError):
+            return None
+        finally:
+            remote.close()
+        return io.BytesIO(data) if data is not None else None
 
 
 def photo_file(photo: Photo) -> Path | RemotePhoto | None:
@@ -94,7 +105,7 @@ def open_photo_file(photo: Photo) -> IO[bytes] | None:
 def _fetched(photo: Photo) -> IO[bytes] | None:
     """A WebDAV photo downloaded into an unnamed temporary file (gone when closed)."""
     settings = services().settings
-    remote = open_webdav(settings, photo.library.root)
+    remote = open_webdav(settings, photo.library.root, interactive=True)
     entry = FileEntry(photo.relpath, "", photo.size, photo.mtime_ns)
     try:
         path = remote.fetch(entry, settings.data_dir / "tmp" / "ui")
@@ -116,7 +127,8 @@ def _photo(photo_id: int) -> Photo:
 
 def _exif(photo: Photo) -> ExifFacts | None:
     """Exposure details for the evidence panel, read from the file's header on demand."""
-    handle = open_photo_file(photo)
+    source = photo_file(photo)
+    handle = source.head() if isinstance(source, RemotePhoto) else open_photo_file(photo)
     if handle is None:
         return None
     # Pillow reads only the header here (and pillow_heif, registered by the decoder, HEIC's metadata).

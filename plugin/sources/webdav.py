@@ -318,6 +318,26 @@ class WebDavLibrary:
             raise FetchFailed("too_large", f"{relpath} is over {limit} bytes")
         return response.content, (response.headers.get("ETag") or "").strip('"') or None
 
+    def read_head(self, relpath: str, length: int) -> bytes | None:
+        """The first ``length`` bytes of a file (a Range request; a server that ignores it is cut off)."""
+        url = self.client.join_url(self._quoted(safe_relpath(relpath)))
+
+        def get() -> bytes | None:
+            with self.client.http.stream("GET", url, headers={"Range": f"bytes=0-{length - 1}"}) as response:
+                if response.status_code == 404:
+                    return None
+                if response.status_code >= 400:
+                    response.read()
+                    raise HTTPError(response)
+                data = bytearray()
+                for chunk in response.iter_bytes(min(length, _CHUNK)):
+                    data += chunk
+                    if len(data) >= length:
+                        break
+                return bytes(data[:length])
+
+        return self._retry(get)
+
     # -- changing (only the trash and sidecars call these) --------------------------------------
 
     def info(self, relpath: str) -> RemoteItem | None:
@@ -382,9 +402,16 @@ class WebDavLibrary:
         return (response.headers.get("ETag") or "").strip('"') or None
 
 
-def open_webdav(settings: Settings, url: str) -> WebDavLibrary:
-    """The WebDAV library at ``url`` with the configured credentials and network settings."""
-    return WebDavLibrary(url, settings.webdav, settings.webdav_credentials(), settings.max_file_bytes)
+def open_webdav(settings: Settings, url: str, interactive: bool = False) -> WebDavLibrary:
+    """The WebDAV library at ``url`` with the configured credentials and network settings.
+
+    ``interactive``: someone is waiting on a page, so one quick retry at most rather than a minute of them.
+    """
+    webdav = settings.webdav
+    if interactive:
+        webdav = webdav.model_copy(update={"retries": min(webdav.retries, 1), "backoff_s": min(webdav.backoff_s, 0.5),
+                                           "timeout_s": min(webdav.timeout_s, 15.0)})
+    return WebDavLibrary(url, webdav, settings.webdav_credentials(), settings.max_file_bytes)
 
 
 def _text(props: dict[str, object], tag: str) -> str | None:
