@@ -35,7 +35,7 @@ class Store:
 
     def init_app(self, app: Flask, settings: Settings, sessions: sessionmaker[Session] | None = None) -> None:
         sessions = sessions or open_database(settings.resolved_database_url)
-        trash_bin = TrashBin(sessions, settings.trash_dir_name, settings.trash_retention_days)
+        trash_bin = TrashBin.from_settings(sessions, settings)
         trash_bin.reconcile()
         thumbnails = ThumbnailCache(settings.data_dir / "thumbnails", settings.max_image_pixels,
                                     settings.max_file_bytes)

@@ -65,4 +65,7 @@ def empty() -> ResponseReturnValue:
     flash(f"Deleted {summary.purged} photo{'s' if summary.purged != 1 else ''} for good.")
     if summary.failed:
         flash(f"{len(summary.failed)} could not be deleted and stay in the trash.", "error")
+    if summary.in_nextcloud_bin:
+        flash(f"{summary.in_nextcloud_bin} stay{'s' if summary.in_nextcloud_bin == 1 else ''} in Nextcloud's trash "
+              "bin: Nextcloud deletes them after its own retention period, or empty its trash bin there.")
     return redirect(url_for("trash.index"))

@@ -87,8 +87,9 @@ def test_a_sidecar_changed_on_the_server_meanwhile_is_not_overwritten(library: t
 
     # GIVEN someone rewrites the sidecar between piccl's read and piccl's write
     def edit_before_put(environ: dict[str, object]) -> bool:
-        if environ["REQUEST_METHOD"] == "PUT":
-            (root / "trip" / "Nikon_D70.xmp").write_bytes(before.replace(b'"4"', b'"5"'))
+        if environ["REQUEST_METHOD"] == "PUT" and environ["PATH_INFO"] == "/trip/Nikon_D70.xmp":
+            # Another size too: WsgiDAV's ETag is inode, mtime in seconds and size.
+            (root / "trip" / "Nikon_D70.xmp").write_bytes(before.replace(b'"4"', b'"5"') + b"\n")
         return False
 
     server.faults.fail_next, server.faults.fail_when = 1, edit_before_put

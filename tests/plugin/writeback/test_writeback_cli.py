@@ -39,23 +39,23 @@ def test_writeback_names_people_in_sidecars_and_follows_a_rename(  # type: ignor
     assert runner.invoke(cli, ["people", "name", str(person["id"]), "Barack"]).exit_code == 0
     # WHEN the user writes back, first as a dry run
     dry = runner.invoke(cli, ["writeback", "--dry-run", "--json"])
-    assert json.loads(dry.stdout)["counts"] == {"would write": 3} and not list(library.glob("*.xmp"))
+    assert json.loads(dry.stdout)["sidecars"]["counts"] == {"would write": 3} and not list(library.glob("*.xmp"))
     done = json.loads(runner.invoke(cli, ["writeback", "--json"]).stdout)
     # THEN each photo has a sidecar naming him, with piccl's tags, and a second run writes nothing
-    assert done["counts"] == {"written": 3}
+    assert done["sidecars"]["counts"] == {"written": 3}
     for n in range(3):
         assert {"Barack", "person"} <= set(subjects(library / f"{n}.jpg.xmp"))
-    assert json.loads(runner.invoke(cli, ["writeback", "--json"]).stdout)["counts"] == {"unchanged": 3}
+    assert json.loads(runner.invoke(cli, ["writeback", "--json"]).stdout)["sidecars"]["counts"] == {"unchanged": 3}
     # WHEN he is renamed in piccl
     runner.invoke(cli, ["people", "name", str(person["id"]), "Barack Obama"])
-    assert json.loads(runner.invoke(cli, ["writeback", "--json"]).stdout)["counts"] == {"written": 3}
+    assert json.loads(runner.invoke(cli, ["writeback", "--json"]).stdout)["sidecars"]["counts"] == {"written": 3}
     # THEN the old name is gone from the sidecars and the new one is there
     names = subjects(library / "0.jpg.xmp")
     assert "Barack Obama" in names and "Barack" not in names
     # WHEN a sidecar is broken by another program, and he is renamed again
     (library / "1.jpg.xmp").write_text("<not xmp")
     runner.invoke(cli, ["people", "name", str(person["id"]), "Obama"])
-    report = json.loads(runner.invoke(cli, ["writeback", "--json"]).stdout)
+    report = json.loads(runner.invoke(cli, ["writeback", "--json"]).stdout)["sidecars"]
     # THEN that one fails with its reason (the file left alone), the others are written, and status says so
     assert report["counts"] == {"written": 2, "failed": 1}
     assert report["failures"][0]["photo"] == "1.jpg" and "not valid XML" in report["failures"][0]["reason"]
