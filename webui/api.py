@@ -135,4 +135,5 @@ def empty() -> ResponseReturnValue:
     summary = services().trash_bin.empty(everything=body.get("everything") is True)
     queries.library_cache.clear()
     return jsonify(purged=summary.purged, bytes=summary.bytes, kept_recent=summary.kept_recent,
-                   in_nextcloud_bin=summary.in_nextcloud_bin, failed=[{"entry_id": eid, "reason": why} for eid, why in summary.failed])
+                   in_nextcloud_bin=summary.in_nextcloud_bin,
+                   failed=[{"entry_id": eid, "reason": why} for eid, why in summary.failed])
