@@ -57,6 +57,8 @@ def cli(ctx: click.Context, config: Path | None, verbose: bool) -> None:
     # Pillow logs decoder complaints about broken files; piccl records those per photo instead.
     logging.getLogger("PIL").setLevel(logging.CRITICAL)
     logging.getLogger("alembic").setLevel(logging.WARNING)
+    # One line per HTTP request of a WebDAV library is noise; failures are reported by piccl itself.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     # The watcher's settle check runs every second; APScheduler would log each run, and each run it
     # skips while a long scan holds the previous one (by design: coalesced).
     logging.getLogger("apscheduler").setLevel(logging.ERROR)
