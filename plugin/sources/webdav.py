@@ -15,6 +15,7 @@ import contextlib
 import hashlib
 import logging
 import os
+import ssl
 import tempfile
 import threading
 import time
@@ -102,10 +103,10 @@ class WebDavLibrary:
         self.settings, self.max_file_bytes = settings, max_file_bytes
         self.base_path = urlsplit(self.key).path  # what hrefs in answers start with
         self.user = credentials[0] if credentials else None
-        verify: bool | str = str(settings.ca_file) if settings.ca_file else settings.verify_tls
         timeout = httpx.Timeout(settings.timeout_s, connect=min(settings.timeout_s, 10.0))
         limits = httpx.Limits(max_connections=settings.parallel, max_keepalive_connections=settings.parallel)
-        self.client = Client(self.key + "/", auth=credentials, retry=self._retry, timeout=timeout, verify=verify,
+        self.client = Client(self.key + "/", auth=credentials, retry=self._retry, timeout=timeout,
+                             verify=tls_verification(settings),
                              limits=limits, follow_redirects=False)
         self._slots = threading.Semaphore(settings.parallel)
 
@@ -402,6 +403,13 @@ class WebDavLibrary:
         return (response.headers.get("ETag") or "").strip('"') or None
 
 
+def tls_verification(settings: WebDavSettings) -> ssl.SSLContext | bool:
+    """What httpx checks the server's certificate against: the system's CAs, the given CA file, or nothing."""
+    if settings.ca_file:
+        return ssl.create_default_context(cafile=str(settings.ca_file))
+    return settings.verify_tls
+
+
 def open_webdav(settings: Settings, url: str, interactive: bool = False) -> WebDavLibrary:
     """The WebDAV library at ``url`` with the configured credentials and network settings.
 
@@ -431,6 +439,9 @@ def _http_date_ns(value: str | None) -> int:
 
 def describe_failure(exc: BaseException) -> str:
     """A short, password-free account of a failed request."""
+    if isinstance(exc, httpx.ConnectError) and "CERTIFICATE_VERIFY_FAILED" in str(exc):
+        return ("the server's TLS certificate is not trusted (give its CA in webdav.ca_file; on your own LAN, "
+                "webdav.verify_tls=false)")
     if isinstance(exc, httpx.ConnectError):
         return "cannot connect to the server (is it running, is the address right?)"
     if isinstance(exc, httpx.TimeoutException):

@@ -21,6 +21,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from plugin.config import Settings
+from plugin.sources.webdav import tls_verification
 from plugin.store.models import Library, NextcloudTagItem, Photo, readable_in_library, utcnow
 from plugin.writeback.content import photos_to_write, sidecar_content
 from plugin.writeback.nextcloud_tags import NextcloudTagError, NextcloudTags, UnknownFileId
@@ -97,8 +98,8 @@ class NextcloudTagJob:
 
     def _client(self, place: NextcloudPlace) -> httpx.Client:
         webdav = self.settings.webdav
-        verify: bool | str = str(webdav.ca_file) if webdav.ca_file else webdav.verify_tls
-        return httpx.Client(base_url=place.origin, auth=self.settings.webdav_credentials(), verify=verify,
+        return httpx.Client(base_url=place.origin, auth=self.settings.webdav_credentials(),
+                            verify=tls_verification(webdav),
                             timeout=httpx.Timeout(webdav.timeout_s, connect=min(webdav.timeout_s, 10.0)))
 
     def _library(self, library_id: int, place: NextcloudPlace, tags: NextcloudTags, report: WritebackReport,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import socket
+import subprocess
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -16,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from cheroot import wsgi
+from cheroot.ssl.builtin import BuiltinSSLAdapter
 from wsgidav.wsgidav_app import WsgiDAVApp
 
 WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
@@ -73,6 +75,15 @@ def faulty(app: WsgiApp, faults: Faults) -> WsgiApp:
     return wrapped
 
 
+def self_signed_certificate(folder: Path) -> tuple[Path, Path]:
+    """A certificate for 127.0.0.1 signed by itself (what a NAS or a home Nextcloud often has)."""
+    cert, key = folder / "cert.pem", folder / "key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=127.0.0.1",
+                    "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", str(key), "-out", str(cert)],
+                   check=True, capture_output=True)
+    return cert, key
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -82,19 +93,22 @@ def free_port() -> int:
 class DavServer:
     """A WSGI app served on 127.0.0.1 from a thread; stop() and start() keep the port."""
 
-    def __init__(self, app: WsgiApp, port: int | None = None) -> None:
+    def __init__(self, app: WsgiApp, port: int | None = None, tls: tuple[Path, Path] | None = None) -> None:
         self.faults = Faults()
         self.app = faulty(app, self.faults)
         self.port = port or free_port()
+        self.tls = tls  # (certificate, private key): serve HTTPS
         self._server: wsgi.Server | None = None
         self._thread: threading.Thread | None = None
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"{'https' if self.tls else 'http'}://127.0.0.1:{self.port}"
 
     def start(self) -> DavServer:
         server = wsgi.Server(("127.0.0.1", self.port), self.app, numthreads=8, timeout=10)
+        if self.tls:
+            server.ssl_adapter = BuiltinSSLAdapter(str(self.tls[0]), str(self.tls[1]))
         server.prepare()  # binds now, so a client never races the thread
         thread = threading.Thread(target=server.serve, name=f"dav-{self.port}", daemon=True)
         thread.start()

@@ -23,7 +23,7 @@ from plugin.scan import Scanner
 from plugin.sources.webdav import SourceUnavailable, WebDavLibrary, library_key
 from plugin.store.db import open_database
 from plugin.store.models import Library, Photo
-from tests.support.davserver import PASSWORD, USER, DavServer, wsgidav_app
+from tests.support.davserver import PASSWORD, USER, DavServer, self_signed_certificate, wsgidav_app
 
 PHOTOS = ["Canon_40D.jpg", "Nikon_D70.jpg", "Fujifilm_FinePix_E500.jpg", "Kodak_CX7530.jpg",
           "Canon_PowerShot_S40.jpg", "Nikon_COOLPIX_P1.jpg"]
@@ -234,3 +234,20 @@ def test_a_file_over_the_size_limit_is_not_downloaded(served: tuple[DavServer, P
     summary = Scanner(settings, _sessions(settings)).scan(server.url)
     assert summary.skipped == {"too_large": 1}
     assert not any(path.endswith(big) for path in _gets(server))
+
+
+@pytest.mark.skipif(shutil.which("openssl") is None, reason="openssl is not installed")
+def test_tls_certificates_are_checked(testdata: Path, tmp_path: Path) -> None:
+    # GIVEN a WebDAV server over HTTPS with a self-signed certificate
+    root = tmp_path / "share"
+    root.mkdir()
+    shutil.copy2(testdata / "exif_ianare" / "jpg" / "Canon_40D.jpg", root / "a.jpg")
+    cert, key = self_signed_certificate(tmp_path)
+    with DavServer(wsgidav_app(root), tls=(cert, key)) as server:
+        sessions = _sessions(_settings(tmp_path))
+        # WHEN piccl does not know the certificate THEN it refuses, and says what to do
+        with pytest.raises(SourceUnavailable, match="certificate is not trusted"):
+            Scanner(_settings(tmp_path), sessions).scan(server.url)
+        # WHEN it is given the certificate's CA THEN the scan works
+        summary = Scanner(_settings(tmp_path, ca_file=str(cert)), sessions).scan(server.url)
+        assert summary.ok == 1
