@@ -111,6 +111,9 @@ def run_scans(settings: Settings, retry_errors: bool = False, show_progress: boo
             except SourceUnavailable as exc:
                 # One library out of reach must not keep the others from being scanned.
                 summaries.append(ScanSummary(str(root), unavailable=str(exc)))
+            except Exception as exc:  # a bug met in one library: reported, and the others are still scanned
+                logging.getLogger("piccl").exception("scan of %s failed", root)
+                summaries.append(ScanSummary(str(root), unavailable=f"the scan failed: {type(exc).__name__}: {exc}"))
     if any(s.new_faces or s.gone for s in summaries):
         # New faces: group them now, so people are there when the scan is done.
         from plugin.people.service import cluster_faces

@@ -14,6 +14,7 @@ import re
 from contextvars import ContextVar
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import (
@@ -358,6 +359,11 @@ class Settings(BaseSettings):
     @field_validator("library")
     @classmethod
     def _paths_or_urls(cls, value: list[Path | str]) -> list[Path | str]:
+        for item in value:
+            if is_url(item) and "@" in urlsplit(str(item)).netloc:
+                # A URL is printed and logged; a password in it would be too.
+                raise ValueError("put the user name and password in webdav_user and webdav_password (or "
+                                 "webdav_password_file), not in the library URL")
         return [item if is_url(item) else Path(item) for item in value]
 
     @field_validator("trash_dir_name")
@@ -489,7 +495,8 @@ def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings
             if err["type"] == "extra_forbidden":
                 lines.append(f"  {key}: unknown setting")
             else:
-                lines.append(f"  {key}: {err['msg']} (got {err.get('input')!r})")
+                secret = "password" in key or key.startswith("library")  # may carry a password: never echoed
+                lines.append(f"  {key}: {err['msg']}" + ("" if secret else f" (got {err.get('input')!r})"))
         raise ConfigError("invalid configuration:\n" + "\n".join(lines)) from None
     finally:
         _CONFIG_FILE.reset(token)

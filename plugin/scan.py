@@ -66,6 +66,7 @@ _RELINK_COMMIT_EVERY = 200
 # Downloads in a row that fail with the server unreachable (each after its retries) before a scan of a
 # WebDAV library stops reading: the rest is left for the next scan instead of failing one by one.
 _UNREACHABLE_STOP = 3
+_STOPPING = frozenset({"server_unreachable", "server_error", "no_space", "local_io"})
 
 
 @dataclass(slots=True)
@@ -265,8 +266,11 @@ class Scanner:
                 else:
                     summary.unchanged += 1
 
-        relinked_ids, handled = self._relink(new_entries, known, vanished)
+        relinked_ids, handled, reread = self._relink(new_entries, known, vanished)
         summary.moved = len(handled)
+        for entry in reread:
+            summary.changed += 1
+            self._queue(entry, tasks, direct)
         for entry in new_entries:
             if entry.relpath not in handled:
                 summary.new += 1
@@ -356,18 +360,26 @@ class Scanner:
     # -- moves ----------------------------------------------------------------------------------
 
     def _relink(self, new_entries: list[FileEntry], known: dict[str, _Known],
-                vanished: dict[str, _Known]) -> tuple[set[int], set[str]]:
-        """Recognise photos piccl knew at another path (or that were gone); returns (row ids, relpaths)."""
+                vanished: dict[str, _Known]) -> tuple[set[int], set[str], list[FileEntry]]:
+        """Recognise photos piccl knew at another path (or that were gone).
+
+        Returns the relinked row ids, their new relpaths, and the entries among them whose content may
+        have changed too (a Nextcloud file renamed and edited keeps its id): those are read again.
+        """
         candidates: dict[int, list[_Known]] = {}
+        by_remote_id: dict[str, _Known] = {}
         for k in known.values():
             # Only rows whose file is not at its path any more: gone before, or missing from this
             # listing. A photo still in place is not "moved" by a copy of it appearing elsewhere.
             if k.content_hash and (k.gone or k.relpath in vanished):
                 candidates.setdefault(k.size, []).append(k)
+                if k.remote_id:
+                    by_remote_id[k.remote_id] = k
         relinked: set[int] = set()
         handled: set[str] = set()
+        reread: list[FileEntry] = []
         if not new_entries:
-            return relinked, handled
+            return relinked, handled, reread
         with self.sessions() as session:
             writes = 0
             # 1. A gone photo back at its own path (restored from a backup, a share remounted).
@@ -376,7 +388,7 @@ class Scanner:
                 if k is None or not k.gone:
                     continue
                 if (k.size, k.mtime_ns) == (entry.size, entry.mtime_ns) or (
-                        k.size == entry.size and k.content_hash and self._hash(entry) == k.content_hash):
+                        k.size == entry.size and k.content_hash and self._hash(entry, session) == k.content_hash):
                     self._move_row(session, k, entry, known, candidates)
                     relinked.add(k.id)
                     handled.add(entry.relpath)
@@ -389,46 +401,56 @@ class Scanner:
             for entry in new_entries:
                 if entry.relpath in handled:
                     continue
-                match = self._match(entry, candidates.get(entry.size, []))
+                match = by_remote_id.get(entry.remote_id) if entry.remote_id else None
+                if match is not None and match.id not in relinked:
+                    # Nextcloud keeps a file's id through renames and moves: no download needed to know it.
+                    changed = (match.size, match.mtime_ns, match.etag) != (entry.size, entry.mtime_ns, entry.etag)
+                    if changed:
+                        reread.append(entry)
+                else:
+                    changed = False
+                    match = self._match(entry, [k for k in candidates.get(entry.size, []) if k.id not in relinked],
+                                        session)
                 if match is None:
                     continue
                 occupant = known.get(entry.relpath)
                 if occupant is not None and occupant.id != match.id:
                     self._tombstone(session, occupant, known)
-                self._move_row(session, match, entry, known, candidates)
+                self._move_row(session, match, entry, known, candidates, content_known=not changed)
                 relinked.add(match.id)
                 handled.add(entry.relpath)
                 writes += 1
                 if writes % _RELINK_COMMIT_EVERY == 0:
                     session.commit()  # keep write transactions short: the UI writes decisions meanwhile
             session.commit()
-        return relinked, handled
+        return relinked, handled, reread
 
-    def _match(self, entry: FileEntry, options: list[_Known]) -> _Known | None:
+    def _match(self, entry: FileEntry, options: list[_Known], session: Session) -> _Known | None:
         if not options:
             return None
-        if entry.remote_id is not None:
-            # Nextcloud keeps a file's id through renames and moves: no download needed.
-            same_id = [k for k in options if k.remote_id == entry.remote_id]
-            if same_id:
-                return same_id[0]
         name = os.path.basename(entry.relpath)
         # A rename or a move within one file system keeps size and mtime: no need to read the file.
         quick = [k for k in options if k.mtime_ns == entry.mtime_ns and os.path.basename(k.relpath) == name]
         if len(quick) == 1:
             return quick[0]
-        digest = self._hash(entry)
+        digest = self._hash(entry, session)
         same = [k for k in options if k.content_hash == digest] if digest else []
         return next((k for k in same if os.path.basename(k.relpath) == name), same[0] if same else None)
 
     @staticmethod
     def _move_row(session: Session, k: _Known, entry: FileEntry, known: dict[str, _Known],
-                  candidates: dict[int, list[_Known]]) -> None:
+                  candidates: dict[int, list[_Known]], content_known: bool = True) -> None:
+        """Give ``k``'s row the entry's path. ``content_known=False``: the file may differ too, so the row keeps
+        its old size, date and ETag until it is read (a read that fails is then tried again next scan)."""
         photo = session.get(Photo, k.id)
         assert photo is not None
-        photo.relpath, photo.size, photo.mtime_ns, photo.gone_at = entry.relpath, entry.size, entry.mtime_ns, None
-        if entry.etag is not None or entry.remote_id is not None:
-            photo.etag, photo.remote_id = entry.etag, entry.remote_id
+        photo.relpath, photo.gone_at = entry.relpath, None
+        if content_known:
+            photo.size, photo.mtime_ns = entry.size, entry.mtime_ns
+            if entry.etag is not None:
+                photo.etag = entry.etag
+        if entry.remote_id is not None:
+            photo.remote_id = entry.remote_id
         session.flush()
         if k in candidates.get(k.size, []):
             candidates[k.size].remove(k)
@@ -447,8 +469,9 @@ class Scanner:
 
     # -- processing -----------------------------------------------------------------------------
 
-    def _hash(self, entry: FileEntry) -> str | None:
+    def _hash(self, entry: FileEntry, session: Session) -> str | None:
         if self._remote is not None:
+            session.commit()  # a download takes a while: never hold the database's write lock through it
             return self._remote.content_hash(entry, self._fetch_dir)
         return _hash(entry)
 
@@ -474,15 +497,17 @@ class Scanner:
             fill()
             while pending:
                 task, future = pending.popleft()
+                fill()  # keep the downloads ahead whatever became of this one
                 try:
                     path = future.result()
                 except (FetchFailed, SourceUnavailable) as exc:
                     reason = exc.reason if isinstance(exc, FetchFailed) else "server_unreachable"
                     if reason == "vanished":
                         summary.ignore("vanished_during_scan")
-                    else:
-                        summary.not_read[reason] += 1
-                        failures_in_a_row += 1
+                        continue
+                    summary.not_read[reason] += 1
+                    # A file the server refuses is that file's problem; a server (or disk) that fails is everyone's.
+                    failures_in_a_row = failures_in_a_row + 1 if reason in _STOPPING else 0
                     if failures_in_a_row >= _UNREACHABLE_STOP:
                         left = len(pending) + sum(1 for _ in source)
                         for _, other in pending:
@@ -490,13 +515,12 @@ class Scanner:
                             if other.done() and not other.cancelled() and other.exception() is None:
                                 other.result().unlink(missing_ok=True)
                         pending.clear()
-                        summary.not_read["server_unreachable"] += left
-                        summary.warnings.append(f"{remote.key}: the server stopped answering ({exc})")
+                        summary.not_read[reason] += left
+                        summary.warnings.append(f"{remote.key}: stopped reading ({exc})")
                         break
                     continue
                 failures_in_a_row = 0
                 yield replace(task, abspath=str(path))
-                fill()
         if summary.not_read:
             summary.warnings.append(f"{summary.not_read.total()} photos could not be downloaded "
                                     f"({', '.join(sorted(summary.not_read))}); the next scan reads them")

@@ -12,6 +12,7 @@ person, never a traceback. The password is never logged and never part of the li
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import logging
 import os
@@ -29,7 +30,7 @@ from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
 import httpx
 from defusedxml import ElementTree
-from webdav4.client import Client, HTTPError, ResourceNotFound
+from webdav4.client import BadGatewayError, Client, ClientError, HTTPError, InsufficientStorage, ResourceNotFound
 
 from plugin.config import Settings, WebDavSettings
 from plugin.sources.local import FileEntry, Listing, ignored_kind, is_junk_dir
@@ -96,12 +97,9 @@ class WebDavLibrary:
 
     def __init__(self, url: str, settings: WebDavSettings, credentials: tuple[str, str] | None,
                  max_file_bytes: int = 1_000_000_000) -> None:
-        parts = urlsplit(url)
-        if parts.username and credentials is None:
-            credentials = (unquote(parts.username), unquote(parts.password or ""))
         self.key = library_key(url)
         self.settings, self.max_file_bytes = settings, max_file_bytes
-        self.base_path = urlsplit(self.key).path  # what hrefs in answers start with
+        self.base_path = unquote(urlsplit(self.key).path)  # what hrefs in answers start with (decoded)
         self.user = credentials[0] if credentials else None
         timeout = httpx.Timeout(settings.timeout_s, connect=min(settings.timeout_s, 10.0))
         limits = httpx.Limits(max_connections=settings.parallel, max_keepalive_connections=settings.parallel)
@@ -134,10 +132,11 @@ class WebDavLibrary:
                 if exc.status_code < 500 and exc.status_code != 429:
                     raise
                 problem = exc
-            except ResourceNotFound:
-                raise
+            except (BadGatewayError, InsufficientStorage) as exc:  # webdav4's own 502 and 507
+                problem = exc
             if attempt + 1 == tries:
-                if isinstance(problem, httpx.TransportError):
+                if isinstance(problem, httpx.TransportError | BadGatewayError):
+                    # Nothing answers, or only a proxy in front of a backend that does not.
                     raise SourceUnavailable(f"{self.key}: {describe_failure(problem)}") from None
                 raise problem
             pause = min(self.settings.backoff_s * 2 ** attempt, 60.0)
@@ -180,6 +179,12 @@ class WebDavLibrary:
             if not (href + "/").startswith(prefix):
                 continue
             rel = href[len(prefix):].strip("/")
+            if rel:
+                try:
+                    rel = safe_relpath(rel)
+                except ValueError:  # "..", "." or a backslash from the server: never followed
+                    log.warning("%s: ignored an entry outside the library: %r", self.key, href)
+                    continue
             props: dict[str, object] = {}
             for propstat in response.iter(f"{_DAV}propstat"):
                 if " 200 " not in f"{propstat.findtext(f'{_DAV}status') or ''} ":
@@ -237,7 +242,7 @@ class WebDavLibrary:
         except HTTPError as exc:
             raise SourceUnavailable(f"{self.key}: the server answered {exc.status_code} "
                                     f"({exc.response.reason_phrase})") from None
-        except (httpx.HTTPError, FetchFailed) as exc:
+        except (httpx.HTTPError, ClientError, FetchFailed) as exc:
             raise SourceUnavailable(f"{self.key}: {describe_failure(exc)}") from None
         return ""
 
@@ -248,7 +253,7 @@ class WebDavLibrary:
             return None, str(exc)
         except ResourceNotFound:
             return None, "gone while listing (404)"
-        except (httpx.HTTPError, HTTPError, FetchFailed) as exc:
+        except (httpx.HTTPError, ClientError, FetchFailed) as exc:
             return None, describe_failure(exc)
 
     # -- reading --------------------------------------------------------------------------------
@@ -265,7 +270,7 @@ class WebDavLibrary:
         path = Path(name)
         try:
             with os.fdopen(fd, "wb") as handle:
-                self._retry(lambda: self._download(entry.relpath, handle))
+                self._retry(lambda: self._download(entry, handle))
             os.utime(path, ns=(entry.mtime_ns, entry.mtime_ns))
         except BaseException as exc:
             path.unlink(missing_ok=True)
@@ -273,26 +278,38 @@ class WebDavLibrary:
                 raise
             if isinstance(exc, ResourceNotFound):
                 raise FetchFailed("vanished", "gone from the server since the listing") from None
-            if isinstance(exc, httpx.HTTPError | HTTPError):
-                raise FetchFailed("server_unreachable", describe_failure(exc)) from None
+            if isinstance(exc, HTTPError) and exc.status_code < 500:
+                reason = {403: "refused", 423: "locked"}.get(exc.status_code, "refused")
+                raise FetchFailed(reason, describe_failure(exc)) from None
+            if isinstance(exc, httpx.HTTPError | ClientError):
+                raise FetchFailed("server_error", describe_failure(exc)) from None
+            if isinstance(exc, OSError):  # our side: the data folder's disk is full or not writable
+                reason = "no_space" if exc.errno == errno.ENOSPC else "local_io"
+                raise FetchFailed(reason, f"writing the download failed: {exc.strerror or exc}") from None
             raise
         return path
 
-    def _download(self, relpath: str, handle: object) -> None:
+    def _download(self, entry: FileEntry, handle: object) -> None:
         written = 0
         handle.seek(0)  # type: ignore[attr-defined]
         handle.truncate()  # type: ignore[attr-defined]
-        with self.client.http.stream("GET", self.client.join_url(self._quoted(relpath))) as response:
+        with self.client.http.stream("GET", self.client.join_url(self._quoted(entry.relpath))) as response:
             if response.status_code == 404:
-                raise ResourceNotFound(relpath)
-            if response.status_code >= 400:
+                raise ResourceNotFound(entry.relpath)
+            if response.status_code != 200:
+                # A redirect (a login page, a proxy) or a partial answer is not the photo: never analyse its body.
                 response.read()
+                if response.status_code < 400:
+                    raise FetchFailed("refused", f"the server answered {response.status_code} instead of the file")
                 raise HTTPError(response)
             for chunk in response.iter_bytes(_CHUNK):
                 written += len(chunk)
                 if written > self.max_file_bytes:
                     raise FetchFailed("too_large", f"more than max_file_bytes ({self.max_file_bytes}) bytes")
                 handle.write(chunk)  # type: ignore[attr-defined]
+        if written != entry.size:
+            # Replaced while being read, or cut short: the next scan lists it again and reads it whole.
+            raise FetchFailed("changed_while_reading", f"{written} bytes read, {entry.size} listed")
 
     def content_hash(self, entry: FileEntry, folder: Path) -> str | None:
         """sha256 of the file's bytes (to recognise a renamed photo); None when it cannot be read."""
@@ -310,14 +327,18 @@ class WebDavLibrary:
             path.unlink(missing_ok=True)
 
     def read_bytes(self, relpath: str, limit: int = 16 << 20) -> tuple[bytes, str | None] | None:
-        """A small file's bytes (a sidecar) and its ETag, or None when there is none."""
+        """A small file's bytes (a sidecar) and its strong ETag as sent (None when the server gives a weak one,
+        which ``If-Match`` cannot use), or None when there is no such file."""
         try:
             response = self._request("GET", safe_relpath(relpath))
         except ResourceNotFound:
             return None
+        if response.status_code != 200:
+            raise FetchFailed("refused", f"the server answered {response.status_code} instead of {relpath}")
         if len(response.content) > limit:
             raise FetchFailed("too_large", f"{relpath} is over {limit} bytes")
-        return response.content, (response.headers.get("ETag") or "").strip('"') or None
+        etag = response.headers.get("ETag")
+        return response.content, etag if etag and not etag.startswith("W/") else None
 
     def read_head(self, relpath: str, length: int) -> bytes | None:
         """The first ``length`` bytes of a file (a Range request; a server that ignores it is cut off)."""
@@ -387,11 +408,13 @@ class WebDavLibrary:
     def upload(self, relpath: str, data: bytes, if_match: str | None = None, if_none_match: bool = False) -> str | None:
         """PUT ``data`` at ``relpath`` (replacing it only if its ETag is still ``if_match``); the new ETag.
 
+        ``if_none_match``: create it only if there is none yet.
+
         Raises FileExistsError when the file changed or appeared since it was read (412).
         """
         headers = {"Content-Type": "application/rdf+xml"}
         if if_match:
-            headers["If-Match"] = f'"{if_match}"'
+            headers["If-Match"] = if_match  # exactly as the server sent it
         elif if_none_match:
             headers["If-None-Match"] = "*"
         try:

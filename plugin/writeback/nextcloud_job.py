@@ -24,7 +24,7 @@ from plugin.config import Settings
 from plugin.sources.webdav import tls_verification
 from plugin.store.models import Library, NextcloudTagItem, Photo, readable_in_library, utcnow
 from plugin.writeback.content import photos_to_write, sidecar_content
-from plugin.writeback.nextcloud_tags import NextcloudTagError, NextcloudTags, UnknownFileId
+from plugin.writeback.nextcloud_tags import NextcloudTagError, NextcloudTags, NextcloudUnavailable, UnknownFileId
 from plugin.writeback.queue import WritebackReport, retry_due
 
 _FILES = "/remote.php/dav/files/"
@@ -146,9 +146,11 @@ class NextcloudTagJob:
         try:
             fileid = self._file_id(place, tags, folder_ids, photo)
             result = tags.sync_file(fileid, wanted, owned)
+        except NextcloudUnavailable as exc:
+            # Not this photo's fault: stop the library here (one failed login per photo would get piccl's
+            # address blocked by Nextcloud's brute-force protection) and try again at the next run.
+            raise _Unreachable(str(exc)) from None
         except NextcloudTagError as exc:
-            if isinstance(exc.__cause__, httpx.TransportError):
-                raise _Unreachable(str(exc)) from None
             if isinstance(exc, UnknownFileId):
                 photo.remote_id = None  # moved or replaced since the scan: look it up again next time
             reason = str(exc)

@@ -61,6 +61,10 @@ class NextcloudTagError(Exception):
     """Something went wrong talking to Nextcloud; the message is meant for a person."""
 
 
+class NextcloudUnavailable(NextcloudTagError):
+    """Nothing will work for now (unreachable, the password refused, maintenance, too many requests)."""
+
+
 class UnknownFileId(NextcloudTagError):
     """Nextcloud does not know the file id (the file was deleted, or this user cannot see it)."""
 
@@ -288,20 +292,24 @@ class NextcloudTags:
         try:
             response = self.http.request(method, path, headers=headers, content=content)
         except httpx.TimeoutException as exc:
-            raise NextcloudTagError(f"Nextcloud at {self._server()} did not answer in time ({method} {path})") from exc
+            raise NextcloudUnavailable(
+                f"Nextcloud at {self._server()} did not answer in time ({method} {path})") from exc
         except httpx.HTTPError as exc:
-            raise NextcloudTagError(
+            raise NextcloudUnavailable(
                 f"could not reach Nextcloud at {self._server()}: {type(exc).__name__}: {exc}") from exc
         status = response.status_code
         if status in expected:
             return response
         if status == 401:
-            raise NextcloudTagError(
+            raise NextcloudUnavailable(
                 f"Nextcloud at {self._server()} refused the user name or app password (user '{self.user}')")
         if status == 404 and not_found is not None:
             raise not_found
         if status == 503:
-            raise NextcloudTagError(f"Nextcloud at {self._server()} is unavailable (503), maybe in maintenance mode")
+            raise NextcloudUnavailable(f"Nextcloud at {self._server()} is unavailable (503), maybe in maintenance mode")
+        if status == 429:
+            raise NextcloudUnavailable(f"Nextcloud at {self._server()} asks piccl to slow down (429); "
+                                       "lower webdav.requests_per_s")
         detail = _sabre_message(response)
         raise NextcloudTagError(f"Nextcloud answered {status} {response.reason_phrase} to {method} {path}"
                                 + (f": {detail}" if detail else ""))

@@ -78,6 +78,11 @@ class RemoteSidecars:
         if data == old:
             return Written(sidecar, False)
         if not dry_run:
+            if old is not None and etag is None:
+                # No strong ETag to make the PUT conditional: look again right before it (a narrow window).
+                again = self.remote.read_bytes(sidecar)
+                if again is None or again[0] != old:
+                    raise SidecarError(f"{name}: changed on the server while piccl wrote it; tried again later")
             try:
                 new_etag = self.remote.upload(sidecar, data, if_match=etag, if_none_match=old is None)
             except FileExistsError:

@@ -18,7 +18,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from plugin.config import Settings, load_settings
+from plugin.config import ConfigError, Settings, load_settings, split_libraries
 from plugin.scan import Scanner
 from plugin.sources.webdav import SourceUnavailable, WebDavLibrary, library_key
 from plugin.store.db import open_database
@@ -251,3 +251,88 @@ def test_tls_certificates_are_checked(testdata: Path, tmp_path: Path) -> None:
         # WHEN it is given the certificate's CA THEN the scan works
         summary = Scanner(_settings(tmp_path, ca_file=str(cert)), sessions).scan(server.url)
         assert summary.ok == 1
+
+
+def test_photos_the_server_refuses_do_not_stop_the_scan(served: tuple[DavServer, Path], tmp_path: Path) -> None:
+    server, _ = served
+    settings = _settings(tmp_path)
+    sessions = _sessions(settings)
+    # GIVEN the server refuses three photos (403), whichever order they come in
+    refused = {"/Canon_40D.jpg", "/Canon_PowerShot_S40.jpg", "/Fujifilm_FinePix_E500.jpg"}
+    server.faults.fail_next, server.faults.fail_status = 1000, 403
+    server.faults.fail_when = lambda env: env["REQUEST_METHOD"] == "GET" and env["PATH_INFO"] in refused
+    # WHEN the library is scanned THEN the other photos are read, the refused ones are reported
+    summary = Scanner(settings, sessions).scan(server.url)
+    assert (summary.ok, summary.not_read) == (3, {"refused": 3})
+    # AND once the server lets them through, the next scan reads them
+    server.faults.fail_next = 0
+    assert Scanner(settings, sessions).scan(server.url).ok == 3
+
+
+def test_a_redirect_is_never_taken_for_the_photo(served: tuple[DavServer, Path], tmp_path: Path) -> None:
+    server, root = served
+    settings = _settings(tmp_path)
+    sessions = _sessions(settings)
+    Scanner(settings, sessions).scan(server.url)
+    before = _photos(sessions)["Canon_40D.jpg"]
+    # GIVEN the photo changed, and the server (a login proxy) answers downloads with a redirect
+    (root / "Canon_40D.jpg").write_bytes((root / "Canon_40D.jpg").read_bytes() + b"\0")
+    server.faults.fail_next, server.faults.fail_status = 1000, 302
+    server.faults.fail_when = lambda env: env["REQUEST_METHOD"] == "GET"
+    summary = Scanner(settings, sessions).scan(server.url)
+    # THEN nothing is stored from the redirect: the photo keeps what was known, and is read next time
+    assert summary.not_read == {"refused": 1}
+    after = _photos(sessions)["Canon_40D.jpg"]
+    assert (after.status, after.etag, after.content_hash) == ("ok", before.etag, before.content_hash)
+    server.faults.fail_next = 0
+    assert Scanner(settings, sessions).scan(server.url).changed == 1
+
+
+def test_a_502_is_retried_and_then_reported(served: tuple[DavServer, Path], tmp_path: Path) -> None:
+    server, _ = served
+    settings = _settings(tmp_path, retries=1)
+    sessions = _sessions(settings)
+    server.faults.fail_next, server.faults.fail_status = 1, 502
+    assert Scanner(settings, sessions).scan(server.url).ok == 6  # retried
+    server.faults.fail_next = 1000
+    server.faults.fail_when = lambda env: env["REQUEST_METHOD"] == "PROPFIND" and "Trip" in env["PATH_INFO"]
+    summary = Scanner(settings, sessions).scan(server.url)
+    assert list(summary.unreadable_dirs) == ["2019 Trip"] and summary.gone == 0
+
+
+def test_a_percent_encoded_url_lists_its_photos(served: tuple[DavServer, Path], tmp_path: Path) -> None:
+    server, _ = served
+    settings = _settings(tmp_path)
+    summary = Scanner(settings, _sessions(settings)).scan(f"{server.url}/2019%20Trip")
+    assert summary.ok == 3
+
+
+def test_entries_outside_the_library_are_ignored(tmp_path: Path) -> None:
+    # GIVEN a (broken or hostile) server answer naming files above the library's folder
+    remote = WebDavLibrary("http://127.0.0.1:1/dav/photos", _settings(tmp_path).webdav, None)
+    body = b"""<?xml version="1.0"?><d:multistatus xmlns:d="DAV:">
+      <d:response><d:href>/dav/photos/</d:href><d:propstat><d:prop><d:resourcetype><d:collection/></d:resourcetype>
+        </d:prop><d:status>HTTP/1.1 200 OK</d:status></d:propstat></d:response>
+      <d:response><d:href>/dav/photos/../secret.jpg</d:href><d:propstat><d:prop><d:resourcetype/>
+        <d:getcontentlength>3</d:getcontentlength></d:prop><d:status>HTTP/1.1 200 OK</d:status>
+        </d:propstat></d:response>
+      <d:response><d:href>http://elsewhere/dav/other.jpg</d:href><d:propstat><d:prop><d:resourcetype/>
+        </d:prop><d:status>HTTP/1.1 200 OK</d:status></d:propstat></d:response>
+      <d:response><d:href>/dav/photos/ok%20one.jpg</d:href><d:propstat><d:prop><d:resourcetype/>
+        <d:getcontentlength>3</d:getcontentlength></d:prop><d:status>HTTP/1.1 200 OK</d:status>
+        </d:propstat></d:response>
+    </d:multistatus>"""
+    # THEN only the entries inside it are taken
+    assert [i.relpath for i in remote._parse(body)] == ["", "ok one.jpg"]
+
+
+def test_credentials_in_the_url_are_refused_without_echoing_them() -> None:
+    with pytest.raises(ConfigError) as error:
+        load_settings(library="https://anna:S3cret@cloud.example/remote.php/dav/files/anna")
+    assert "webdav_password" in str(error.value) and "S3cret" not in str(error.value)
+
+
+def test_library_urls_keep_their_colons() -> None:
+    assert split_libraries("/photos:https://nas:5006/dav/Photos:/more") == [
+        "/photos", "https://nas:5006/dav/Photos", "/more"]
+    assert load_settings(library="/a:http://h:8080/x").library == [Path("/a"), "http://h:8080/x"]

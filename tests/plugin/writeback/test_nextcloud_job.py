@@ -155,3 +155,36 @@ def test_server_unreachable_fails_nothing(cloud: Cloud, tmp_path: Path) -> None:
     assert report.counts == {"server unreachable": 1}
     with sessions() as session:
         assert nextcloud_tag_status(session).failed == 0
+
+
+def test_a_photo_renamed_and_edited_in_nextcloud_is_read_again(cloud: Cloud, tmp_path: Path) -> None:
+    _server, app, root, url = cloud
+    settings = _settings(tmp_path)
+    sessions = _scanned(settings, url)
+    with sessions() as session:
+        before = session.scalars(select(Photo).where(Photo.relpath == "Canon_40D.jpg")).one()
+    # WHEN the photo is renamed, then edited in place (Nextcloud keeps its file id through both)
+    httpx.request("MOVE", f"{url}/Canon_40D.jpg", auth=(USER, PASSWORD), headers={"Destination": f"{url}/edited.jpg"})
+    shutil.copy2(root / "Photos" / "Trip" / "Nikon_D70.jpg", root / "Photos" / "edited.jpg")
+    summary = Scanner(settings, sessions).scan(url)
+    # THEN the row follows it, and the new content is read
+    assert (summary.moved, summary.changed, summary.ok) == (1, 1, 1)
+    with sessions() as session:
+        after = session.get(Photo, before.id)
+        assert after.relpath == "edited.jpg" and after.content_hash != before.content_hash
+
+
+def test_a_refused_password_stops_the_tag_job_at_once(cloud: Cloud, tmp_path: Path) -> None:
+    _server, app, _root, url = cloud
+    sessions = _scanned(_settings(tmp_path), url)
+    tag(sessions, "Canon_40D.jpg", "animal")
+    tag(sessions, "Trip/Nikon_D70.jpg", "food")
+    wrong = load_settings(data_dir=tmp_path / "data", webdav_user=USER, webdav_password="wrong",
+                          webdav={"nextcloud_tags": True})
+    requests = len(app.requests)
+    report = NextcloudTagJob(sessions, wrong).run()
+    # THEN one refused request, not one per photo (Nextcloud throttles addresses that fail logins)
+    assert report.counts == {"server unreachable": 1} and "refused" in report.failures[0]["reason"]
+    assert len(app.requests) - requests == 1
+    with sessions() as session:
+        assert nextcloud_tag_status(session).failed == 0
