@@ -158,7 +158,7 @@ def test_server_unreachable_fails_nothing(cloud: Cloud, tmp_path: Path) -> None:
 
 
 def test_a_photo_renamed_and_edited_in_nextcloud_is_read_again(cloud: Cloud, tmp_path: Path) -> None:
-    _server, app, root, url = cloud
+    _server, _app, root, url = cloud
     settings = _settings(tmp_path)
     sessions = _scanned(settings, url)
     with sessions() as session:
