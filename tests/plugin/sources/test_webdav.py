@@ -23,6 +23,7 @@ from plugin.scan import Scanner
 from plugin.sources.webdav import SourceUnavailable, WebDavLibrary, library_key
 from plugin.store.db import open_database
 from plugin.store.models import Library, Photo
+from plugin.watch import Watcher
 from tests.support.davserver import PASSWORD, USER, DavServer, self_signed_certificate, wsgidav_app
 
 PHOTOS = ["Canon_40D.jpg", "Nikon_D70.jpg", "Fujifilm_FinePix_E500.jpg", "Kodak_CX7530.jpg",
@@ -336,3 +337,23 @@ def test_library_urls_keep_their_colons() -> None:
     assert split_libraries("/photos:https://nas:5006/dav/Photos:/more") == [
         "/photos", "https://nas:5006/dav/Photos", "/more"]
     assert load_settings(library="/a:http://h:8080/x").library == [Path("/a"), "http://h:8080/x"]
+
+
+def test_the_watcher_polls_webdav_libraries_and_outlives_a_server_that_is_down(
+        served: tuple[DavServer, Path], tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    server, root = served
+    settings = _settings(tmp_path)
+    sessions = _sessions(settings)
+    watcher = Watcher(Scanner(settings, sessions), [server.url], polling=False, poll_interval_s=1, settle_s=0,
+                      rescan_interval_min=0, trash_dir_name=settings.trash_dir_name)
+    # WHEN the watcher polls THEN the WebDAV library is scanned (no file events from a server)
+    watcher.poll_remote()
+    assert len(_photos(sessions)) == 6 and watcher.groups_dirty
+    # WHEN the server is down at the next poll THEN the watcher says so and goes on
+    server.stop()
+    watcher.poll_remote()
+    assert "trying again at the next poll" in caplog.text
+    server.start()
+    shutil.copy2(root / "Canon_40D.jpg", root / "copy.jpg")
+    watcher.poll_remote()
+    assert len(_photos(sessions)) == 7
