@@ -118,6 +118,8 @@ def make_animation(sessions: sessionmaker[Session], photo_ids: list[int], settin
             raise AnimationError("none of these photos is in the library")
         library = session.get(Library, libraries.pop())
         assert library is not None
+        if library.kind != "local":
+            raise AnimationError("animations are made in local libraries only, not yet on a WebDAV server")
         root = Path(library.root)
         photos.sort(key=lambda p: (p.taken_at or datetime.max, p.relpath))
         items = [(p.id, p.relpath) for p in photos]

@@ -70,3 +70,10 @@ def test_the_photo_page_reads_exif_from_the_start_of_the_file_only(dav_ui: tuple
     Scanner(ui.settings, ui.sessions).scan(server.url)
     page = ui.client.get(f"/photos/{ui.photo_id('canon.jpg')}")
     assert page.status_code == 200 and "1/160" in page.text  # the exposure time from its EXIF
+
+
+def test_an_animation_of_webdav_photos_is_refused_with_a_reason(dav_ui: tuple[UI, DavServer]) -> None:
+    ui, _server = dav_ui
+    ids = [ui.photo_id("2024/sharp.jpg"), ui.photo_id("2024/shaky.jpg")]
+    response = ui.post_json("/api/gif", {"photo_ids": ids})
+    assert response.status_code in (400, 409, 422) and "WebDAV" in response.get_data(as_text=True)
