@@ -58,6 +58,8 @@ class Photo(Base):
         Index("ix_photos_library_folder", "library_id", "folder"),
         Index("ix_photos_library_taken_at", "library_id", "taken_at"),
         Index("ix_photos_library_remote_id", "library_id", "remote_id"),
+        Index("ix_photos_place", "place_country_code", "place_city"),
+        Index("ix_photos_event_id", "event_id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -70,6 +72,13 @@ class Photo(Base):
     content_hash: Mapped[str | None] = mapped_column(String(64))
     etag: Mapped[str | None] = mapped_column(String(256))  # WebDAV libraries: the file's ETag when last read
     remote_id: Mapped[str | None] = mapped_column(String(64))  # Nextcloud's oc:fileid (kept through renames)
+    # Where it was taken, by offline reverse geocoding of its GPS (None without GPS: never guessed).
+    place_country_code: Mapped[str | None] = mapped_column(String(2))
+    place_country: Mapped[str | None] = mapped_column(String(128))
+    place_region: Mapped[str | None] = mapped_column(String(128))
+    place_city: Mapped[str | None] = mapped_column(String(128))
+    place_version: Mapped[int | None] = mapped_column(Integer)  # the geocoder data it came from
+    event_id: Mapped[int | None] = mapped_column(Integer)  # events are recomputed; no foreign key to keep
 
     status: Mapped[str] = mapped_column(String(16))  # ok | error | skipped
     error_reason: Mapped[str | None] = mapped_column(String(64))
@@ -397,6 +406,52 @@ class FaceRejection(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
     face: Mapped[Face] = relationship(back_populates="rejections")
+
+
+class Event(Base):
+    """Photos taken close together in time (and place): a day out, a trip. Recomputed from the photos;
+    ``key`` (the first photo's id and the start) keeps an event's id while it stays the same."""
+
+    __tablename__ = "events"
+    __table_args__ = (Index("ix_events_start_at", "start_at"), Index("ix_events_key", "key", unique=True))
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    start_at: Mapped[datetime] = mapped_column(DateTime)
+    end_at: Mapped[datetime] = mapped_column(DateTime)
+    name: Mapped[str] = mapped_column(String(256))  # "12-14 Aug 2023, Lisbon"
+    place: Mapped[str | None] = mapped_column(String(256))
+    size: Mapped[int] = mapped_column(Integer, default=0)
+    cover_photo_id: Mapped[int | None] = mapped_column(Integer)
+    key: Mapped[str] = mapped_column(String(64))
+
+
+class Album(Base):
+    """An album the user made. Albums are piccl's views: adding a photo never moves or copies its file."""
+
+    __tablename__ = "albums"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(256), unique=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
+
+
+class AlbumPhoto(Base):
+    __tablename__ = "album_photos"
+    __table_args__ = (Index("ix_album_photos_photo_id", "photo_id"),)
+
+    album_id: Mapped[int] = mapped_column(ForeignKey("albums.id", ondelete="CASCADE"), primary_key=True)
+    photo_id: Mapped[int] = mapped_column(ForeignKey("photos.id", ondelete="CASCADE"), primary_key=True)
+    added_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class Favorite(Base):
+    """A photo the user marked with the heart. Written only by the user's actions, like a decision."""
+
+    __tablename__ = "favorites"
+
+    photo_id: Mapped[int] = mapped_column(ForeignKey("photos.id", ondelete="CASCADE"), primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
 
 class Decision(Base):

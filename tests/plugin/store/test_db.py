@@ -21,7 +21,7 @@ def test_sqlite_is_migrated_to_head_in_wal_mode(tmp_path: Path) -> None:
     with engine.connect() as conn:
         assert conn.execute(text("PRAGMA journal_mode")).scalar() == "wal"
         assert conn.execute(text("PRAGMA foreign_keys")).scalar() == 1
-        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0007"
+        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0008"
     tables = set(inspect(engine).get_table_names())
     assert {"libraries", "photos", "analyses", "recommendations", "decisions", "scan_runs", "trash_entries",
             "accounts", "app_state"} <= tables
