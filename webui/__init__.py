@@ -22,8 +22,11 @@ from werkzeug.exceptions import HTTPException
 from plugin import __version__
 from plugin.config import Settings, load_settings
 from plugin.store.models import Setting
-from webui import api, auth, groups, library, people, photos, queries, review, tags, trash
+from webui import api, auth, groups, library, people, photos, queries, review, search, tags, trash
 from webui.extensions import csrf, limiter, store
+
+MONTH_NAMES = ("January", "February", "March", "April", "May", "June", "July", "August", "September",
+               "October", "November", "December")
 
 log = logging.getLogger(__name__)
 
@@ -60,14 +63,14 @@ def create_app(settings: Settings | None = None, sessions: sessionmaker[Session]
     auth.init_app(app)
     people.init_app(app)
     for blueprint in (auth.bp, review.bp, groups.bp, library.bp, photos.bp, tags.bp, people.bp, trash.bp,
-                      api.bp):
+                      api.bp, search.bp):
         app.register_blueprint(blueprint)
 
     app.after_request(_security_headers)
     app.register_error_handler(CSRFError, _csrf_error)
     app.register_error_handler(HTTPException, _http_error)
     app.register_error_handler(Exception, _server_error)
-    app.jinja_env.globals.update(piccl_version=__version__)
+    app.jinja_env.globals.update(piccl_version=__version__, month_names=MONTH_NAMES)
     app.jinja_env.filters["filesize"] = _filesize
     return app
 

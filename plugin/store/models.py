@@ -60,6 +60,7 @@ class Photo(Base):
         Index("ix_photos_library_remote_id", "library_id", "remote_id"),
         Index("ix_photos_place", "place_country_code", "place_city"),
         Index("ix_photos_event_id", "event_id"),
+        Index("ix_photos_taken_at", "taken_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

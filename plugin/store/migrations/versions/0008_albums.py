@@ -38,6 +38,8 @@ def upgrade() -> None:
         batch.add_column(sa.Column("event_id", sa.Integer(), nullable=True))
     op.create_index("ix_photos_place", "photos", ["place_country_code", "place_city"])
     op.create_index("ix_photos_event_id", "photos", ["event_id"])
+    # The timeline and search across libraries go by date alone (ix_photos_library_taken_at needs a library).
+    op.create_index("ix_photos_taken_at", "photos", ["taken_at"])
     op.create_table(
         "albums",
         sa.Column("id", sa.Integer(), primary_key=True),
@@ -64,6 +66,7 @@ def downgrade() -> None:
     op.drop_index("ix_album_photos_photo_id", table_name="album_photos")
     op.drop_table("album_photos")
     op.drop_table("albums")
+    op.drop_index("ix_photos_taken_at", table_name="photos")
     op.drop_index("ix_photos_event_id", table_name="photos")
     op.drop_index("ix_photos_place", table_name="photos")
     with op.batch_alter_table("photos") as batch:

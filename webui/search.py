@@ -1,0 +1,105 @@
+"""The search box and the timeline: every library at once.
+
+Search reads one line ("dog 2023 Lisbon") into terms (see plugin.search) and shows how it read each one,
+so a word taken for a file name instead of a place is visible. The timeline is the whole collection by
+month, newest first.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from flask import Blueprint, abort, render_template, request, url_for
+from flask.typing import ResponseReturnValue
+from sqlalchemy import extract, func, select
+
+from plugin.search import Term, Vocabulary, parse_query, search_condition, vocabulary
+from plugin.store.models import Photo
+from webui import queries
+from webui.extensions import db, services
+from webui.review import cursor_arg
+
+bp = Blueprint("search", __name__)
+
+MAX_QUERY = 200
+_KIND_LABELS = {"date": "date", "person": "person", "place": "place", "tag": "tag", "file": "file name"}
+
+
+def _vocabulary() -> Vocabulary:
+    # Names change only with scans and the People pages: reading them once every 30 s is plenty.
+    return queries.library_cache.get(("vocabulary",), lambda: vocabulary(db()))
+
+
+def _terms() -> tuple[str, list[Term]]:
+    text = (request.args.get("q") or "").strip()[:MAX_QUERY]
+    return text, parse_query(text, _vocabulary()) if text else []
+
+
+def search_page(terms: list[Term], cursor: int | None) -> queries.Page:
+    query = select(Photo.id, Photo.relpath, Photo.content_hash, Photo.taken_at).where(search_condition(terms))
+    return queries.newest_first_page(db(), query, cursor, services().settings.ui.page_size)
+
+
+@bp.get("/search")
+def search() -> ResponseReturnValue:
+    text, terms = _terms()
+    page = search_page(terms, cursor_arg()) if terms else None
+    total = db().scalar(select(func.count()).select_from(Photo).where(search_condition(terms))) if terms else 0
+    more = url_for("search.tiles", q=text, cursor=page.next_cursor) if page else None
+    chips = [(t.text, " or ".join(_KIND_LABELS[k] for k in t.kinds)) for t in terms]
+    return render_template("search.html", q=text, chips=chips, page=page, total=total, more_url=more)
+
+
+@bp.get("/search/tiles")
+def tiles() -> ResponseReturnValue:
+    text, terms = _terms()
+    if not terms:
+        abort(404)
+    page = search_page(terms, cursor_arg())
+    return render_template("_tiles.html", page=page, more_url=url_for("search.tiles", q=text, cursor=page.next_cursor))
+
+
+def month_buckets() -> list[tuple[int, int, int]]:
+    """(year, month, photos) over every library, newest first; undated photos are left out."""
+    def compute() -> list[tuple[int, int, int]]:
+        year, month = extract("year", Photo.taken_at), extract("month", Photo.taken_at)
+        query = (select(year, month, func.count()).where(Photo.gone_at.is_(None), Photo.trashed_at.is_(None),
+                                                         Photo.taken_at.is_not(None))
+                 .group_by(year, month).order_by(year.desc(), month.desc()))
+        return [(int(y), int(m), int(n)) for y, m, n in db().execute(query).all()]
+    return queries.library_cache.get(("timeline",), compute)
+
+
+@bp.get("/timeline")
+def timeline() -> ResponseReturnValue:
+    years: dict[int, list[tuple[int, int]]] = {}
+    for year, month, n in month_buckets():
+        years.setdefault(year, []).append((month, n))
+    return render_template("timeline.html", years=years)
+
+
+def _month_range(year: int, month: int) -> tuple[datetime, datetime]:
+    if not (1 <= month <= 12 and 1800 <= year <= 2200):
+        abort(404)
+    return datetime(year, month, 1), datetime(year + (month == 12), month % 12 + 1, 1)
+
+
+def timeline_page(year: int, month: int, cursor: int | None) -> queries.Page:
+    start, end = _month_range(year, month)
+    query = select(Photo.id, Photo.relpath, Photo.content_hash, Photo.taken_at).where(
+        Photo.gone_at.is_(None), Photo.trashed_at.is_(None), Photo.taken_at >= start, Photo.taken_at < end)
+    return queries.newest_first_page(db(), query, cursor, services().settings.ui.page_size)
+
+
+@bp.get("/timeline/<int:year>/<int:month>")
+def month(year: int, month: int) -> ResponseReturnValue:
+    page = timeline_page(year, month, cursor_arg())
+    more = url_for("search.month_tiles", year=year, month=month, cursor=page.next_cursor)
+    return render_template("timeline_month.html", year=year, month=month, page=page, more_url=more)
+
+
+@bp.get("/timeline/<int:year>/<int:month>/tiles")
+def month_tiles(year: int, month: int) -> ResponseReturnValue:
+    page = timeline_page(year, month, cursor_arg())
+    return render_template("_tiles.html", page=page,
+                           more_url=url_for("search.month_tiles", year=year, month=month, cursor=page.next_cursor))
