@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from flask import Blueprint, abort, render_template, request, url_for
+from flask import Blueprint, abort, current_app, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from sqlalchemy import extract, func, select
 
@@ -68,6 +68,24 @@ def month_buckets() -> list[tuple[int, int, int]]:
                  .group_by(year, month).order_by(year.desc(), month.desc()))
         return [(int(y), int(m), int(n)) for y, m, n in db().execute(query).all()]
     return queries.library_cache.get(("timeline",), compute)
+
+
+# The ways into the collection, in the order a family looks: (label, endpoint, what it shows).
+BROWSE = (
+    ("Timeline", "search.timeline", "every photo by month"),
+    ("Albums", "albums.index", "your albums and favourites"),
+    ("Places", "places.index", "countries and cities, from the photos' GPS"),
+    ("Events", "places.events", "days out and trips, by time and place"),
+    ("Tags", "tags.index", "what is in the photos: the nine PICCL tags, scenes, objects"),
+    ("Folders", "library.index", "the library as it is on disk"),
+)
+
+
+@bp.get("/browse")
+def browse() -> ResponseReturnValue:
+    entries = [(label, url_for(endpoint), hint) for label, endpoint, hint in BROWSE
+               if endpoint in current_app.view_functions]
+    return render_template("browse.html", entries=entries)
 
 
 @bp.get("/timeline")

@@ -48,3 +48,9 @@ def test_timeline_by_month(logged_in: UI) -> None:
 
 def test_search_needs_a_login(ui: UI) -> None:
     assert ui.client.get("/search?q=dog").status_code == 302
+
+
+def test_the_photos_hub_links_every_view(logged_in: UI) -> None:
+    hub = logged_in.client.get("/browse").text
+    for link in ('href="/timeline"', 'href="/tags/"', 'href="/library/"', 'action="/search"'):
+        assert link in hub
