@@ -482,10 +482,12 @@ def models_fetch(ctx: click.Context) -> None:
 
 
 def _add_commands() -> None:
+    from plugin.cli_albums import albums
     from plugin.cli_groups import gif, groups
     from plugin.cli_people import faces, people
     from plugin.cli_writeback import writeback
 
+    cli.add_command(albums)
     cli.add_command(writeback)
     cli.add_command(people)
     cli.add_command(faces)

@@ -15,10 +15,12 @@ from typing import Any, TextIO
 from sqlalchemy import select
 from sqlalchemy.orm import Session, aliased, selectinload
 
+from plugin.albums import album_names_by_photo, favorite_ids
 from plugin.store.models import Analysis, Face, Library, Photo, PhotoGroup, PhotoGroupMember
 
 
-def photo_record(photo: Photo, library: Library, groups: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+def photo_record(photo: Photo, library: Library, groups: list[dict[str, Any]] | None = None,
+                 albums: list[str] | None = None, favorite: bool = False) -> dict[str, Any]:
     analyses = {a.analyzer: a for a in photo.analyses}
     blur, exposure = analyses.get("blur"), analyses.get("exposure")
     taken_at = None
@@ -70,6 +72,9 @@ def photo_record(photo: Photo, library: Library, groups: list[dict[str, Any]] | 
         "faces": faces_record(photo, analyses.get("faces")),
         # The groups (copies, edits, bursts) the photo is in: id, kind, keeper (path), reason, relation.
         "groups": groups or [],
+        # The user's albums it is in (names, sorted) and whether it has the heart.
+        "albums": albums or [],
+        "favorite": favorite,
     }
 
 
@@ -132,8 +137,10 @@ def iter_records(session: Session, include_gone: bool = False) -> Iterator[dict[
     if not include_gone:
         query = query.where(Photo.gone_at.is_(None))
     memberships = group_memberships(session)
+    in_albums, hearted = album_names_by_photo(session), favorite_ids(session)
     for photo, library in session.execute(query.execution_options(yield_per=500)):
-        yield photo_record(photo, library, memberships.get(photo.id))
+        yield photo_record(photo, library, memberships.get(photo.id), in_albums.get(photo.id),
+                           photo.id in hearted)
 
 
 def group_memberships(session: Session) -> dict[int, list[dict[str, Any]]]:
