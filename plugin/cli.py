@@ -124,6 +124,9 @@ def run_scans(settings: Settings, retry_errors: bool = False, show_progress: boo
         from plugin.grouping.service import group_photos
 
         summaries[-1].groups = group_photos(sessions, settings.similar).as_dict()
+        from plugin.places.service import refresh_events
+
+        refresh_events(sessions, settings)
     return summaries
 
 
@@ -485,6 +488,7 @@ def _add_commands() -> None:
     from plugin.cli_albums import albums
     from plugin.cli_groups import gif, groups
     from plugin.cli_people import faces, people
+    from plugin.cli_places import events, places
     from plugin.cli_writeback import writeback
 
     cli.add_command(albums)
@@ -493,6 +497,8 @@ def _add_commands() -> None:
     cli.add_command(faces)
     cli.add_command(groups)
     cli.add_command(gif)
+    cli.add_command(places)
+    cli.add_command(events)
 
 
 _add_commands()

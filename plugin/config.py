@@ -221,6 +221,23 @@ class GifSettings(_Strict):
         return value.strip("/")
 
 
+class PlaceSettings(_Strict):
+    max_distance_km: float = Field(
+        50.0, gt=0, le=500, description="A photo whose nearest populated place (GeoNames, 1,000 people or more) is "
+        "farther than this gets no place at all (at sea, in a desert): a place is never guessed. 99% of GeoNames' "
+        "places have another within 66 km, half within 4.4 km.")
+    event_gap_h: float = Field(
+        6.0, gt=0, le=168, description="Photos taken more than this many hours apart (camera dates) are in "
+        "different events: a night's sleep (8 h and more between the last photo and the next) splits days, while "
+        "a day's pauses (lunch, a drive) stay inside one event.")
+    event_split_km: float = Field(
+        100.0, ge=0, description="Photos with GPS this far apart (and more than 'event_split_gap_h' apart in "
+        "time) start a new event even within 'event_gap_h': a flight or a long drive lies between them. 0: off.")
+    event_split_gap_h: float = Field(
+        1.0, ge=0, description="The time two far-apart photos need between them for 'event_split_km' to split: "
+        "photos out of a train or car window, minutes apart, stay one journey.")
+
+
 class XmpSettings(_Strict):
     enabled: bool = Field(True, description="While watching (piccl watch / run), write piccl's tags, people and "
                           "places into XMP sidecars beside the photos of local libraries. The photos themselves are "
@@ -346,6 +363,8 @@ class Settings(BaseSettings):
                                      "similar photos.")
     gif: GifSettings = Field(default_factory=GifSettings, description="Animations made from bursts.")
     xmp: XmpSettings = Field(default_factory=XmpSettings, description="XMP sidecars (piccl writeback).")
+    places: PlaceSettings = Field(default_factory=PlaceSettings, description="Places (offline reverse geocoding) "
+                                  "and events.")
 
     @field_validator("library", mode="before")
     @classmethod

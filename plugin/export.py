@@ -16,11 +16,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, aliased, selectinload
 
 from plugin.albums import album_names_by_photo, favorite_ids
-from plugin.store.models import Analysis, Face, Library, Photo, PhotoGroup, PhotoGroupMember
+from plugin.store.models import Analysis, Event, Face, Library, Photo, PhotoGroup, PhotoGroupMember
 
 
 def photo_record(photo: Photo, library: Library, groups: list[dict[str, Any]] | None = None,
-                 albums: list[str] | None = None, favorite: bool = False) -> dict[str, Any]:
+                 albums: list[str] | None = None, favorite: bool = False,
+                 events: dict[int, str] | None = None) -> dict[str, Any]:
     analyses = {a.analyzer: a for a in photo.analyses}
     blur, exposure = analyses.get("blur"), analyses.get("exposure")
     taken_at = None
@@ -75,7 +76,18 @@ def photo_record(photo: Photo, library: Library, groups: list[dict[str, Any]] | 
         # The user's albums it is in (names, sorted) and whether it has the heart.
         "albums": albums or [],
         "favorite": favorite,
+        # Where it was taken (offline reverse geocoding of its GPS) and the event it belongs to; None when unknown.
+        "place": place_record(photo),
+        "event": ({"id": photo.event_id, "name": events[photo.event_id]}
+                  if events is not None and photo.event_id in events else None),
     }
+
+
+def place_record(photo: Photo) -> dict[str, str | None] | None:
+    if not photo.place_country_code:
+        return None
+    return {"country": photo.place_country, "country_code": photo.place_country_code,
+            "region": photo.place_region, "city": photo.place_city}
 
 
 def faces_record(photo: Photo, analysis: Analysis | None) -> list[dict[str, Any]] | dict[str, str] | None:
@@ -138,9 +150,10 @@ def iter_records(session: Session, include_gone: bool = False) -> Iterator[dict[
         query = query.where(Photo.gone_at.is_(None))
     memberships = group_memberships(session)
     in_albums, hearted = album_names_by_photo(session), favorite_ids(session)
+    events: dict[int, str] = dict(session.execute(select(Event.id, Event.name)).all())  # few next to photos
     for photo, library in session.execute(query.execution_options(yield_per=500)):
         yield photo_record(photo, library, memberships.get(photo.id), in_albums.get(photo.id),
-                           photo.id in hearted)
+                           photo.id in hearted, events)
 
 
 def group_memberships(session: Session) -> dict[int, list[dict[str, Any]]]:

@@ -45,6 +45,7 @@ from plugin.analysis import (
 from plugin.config import Settings, is_url
 from plugin.grouping.animation import is_animation
 from plugin.people.service import Assigner, FaceChanges, refresh_people
+from plugin.places.service import refresh_places
 from plugin.reading.decode import ReadFailure
 from plugin.sources.local import FileEntry, Listing, iter_paths_in_library, list_library
 from plugin.sources.webdav import FetchFailed, SourceUnavailable, WebDavLibrary, open_webdav
@@ -187,6 +188,10 @@ class Scanner:
                     if run is not None:
                         run.state, run.finished_at, run.counts = state, utcnow(), summary.as_dict()
                     session.commit()
+        if summary.processed or summary.moved or summary.gone:
+            # New GPS to geocode (never fails the scan; a problem is logged). Events follow on the grouping's
+            # schedule: recomputing them costs about a second at 100,000 photos, too much for each arrival.
+            refresh_places(self.sessions, self.settings)
         return summary
 
     # -- listing and planning -------------------------------------------------------------------

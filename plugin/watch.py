@@ -28,6 +28,7 @@ from watchdog.observers.polling import PollingObserver
 from plugin.config import is_url
 from plugin.grouping.service import group_photos
 from plugin.people.service import cluster_faces
+from plugin.places.service import refresh_events
 from plugin.scan import Scanner, ScanSummary
 from plugin.sources.local import library_relpath
 from plugin.sources.webdav import SourceUnavailable
@@ -234,6 +235,7 @@ class Watcher:
             started = time.monotonic()
             try:
                 group_photos(self.scanner.sessions, self.scanner.settings.similar)
+                refresh_events(self.scanner.sessions, self.scanner.settings)
             except Exception:  # tried again at the next interval
                 self.groups_dirty = True
                 log.exception("grouping photos failed")

@@ -71,6 +71,8 @@ def store_outcome(photo: Photo, outcome: PhotoOutcome, wanted: dict[str, str]) -
     exif = facts.exif
     photo.orientation = exif.orientation
     photo.camera_make, photo.camera_model = _clip(exif.make), _clip(exif.model)
+    if (photo.gps_lat, photo.gps_lon) != (exif.gps_lat, exif.gps_lon):
+        photo.place_version = None  # its place is looked up again after the scan (plugin.places.service)
     photo.gps_lat, photo.gps_lon, photo.gps_alt = exif.gps_lat, exif.gps_lon, exif.gps_alt
     photo.exif_warnings = exif.warnings[:20] or None
     if exif.taken_at is not None:

@@ -7,7 +7,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from plugin.store.models import Face, Photo, readable_in_library
 from plugin.tagging import tags_by_class
-from plugin.writeback.xmp import FaceRegion, SidecarContent
+from plugin.writeback.xmp import FaceRegion, Place, SidecarContent
 
 
 def sidecar_content(photo: Photo, mapping: str = "piccl2021") -> SidecarContent:
@@ -31,11 +31,15 @@ def sidecar_content(photo: Photo, mapping: str = "piccl2021") -> SidecarContent:
         regions.append(FaceRegion(person.name, face.x / width, face.y / height, face.w / width, face.h / height))
     names = sorted({r.name for r in regions})
     hierarchical += [f"People|{name}" for name in names]
+    place = None
+    if photo.place_country and photo.place_city:  # piccl's offline reverse geocoding (plugin/places)
+        place = Place(country=photo.place_country, state=photo.place_region, city=photo.place_city)
+        hierarchical.append(f"Places|{photo.place_country}|{photo.place_city}")
     orientation = photo.orientation or 1
     # The photo's width and height are upright; the stored image is turned for orientations 5-8.
     stored = (height, width) if orientation >= 5 else (width, height)
     return SidecarContent(subjects=tuple(piccl + objects + scenes + names), hierarchical=tuple(hierarchical),
-                          regions=tuple(regions), orientation=orientation, stored_size=stored)
+                          regions=tuple(regions), place=place, orientation=orientation, stored_size=stored)
 
 
 def photos_to_write(session: Session, library_id: int, after_id: int = 0, limit: int = 500) -> list[Photo]:

@@ -9,7 +9,8 @@ import pytest
 from tests.webui.conftest import UI
 
 SAMPLE_ARGS = {"reason": "blurry", "photo_id": 1, "library_id": 1, "size": "sm", "year": 2024, "month": 1,
-               "tag": "person", "person_id": 1, "face_id": 1, "group_id": 1}
+               "tag": "person", "person_id": 1, "face_id": 1, "group_id": 1, "album_id": 1,
+               "code": "FR", "event_id": 1}
 PUBLIC = {"auth.login", "auth.setup", "static"}
 
 

@@ -463,3 +463,144 @@ def test_phone_user_reviews_groups_of_copies_one_at_a_time(
 
     # THEN no page logged an error, threw, or broke its Content Security Policy
     assert problems.errors == []
+
+
+@pytest.fixture
+def served_trip(tmp_path: Path, make_photo: Callable[..., Path], settings_for: Callable[..., Settings],
+                sessions: sessionmaker[Session]) -> Iterator[Served]:
+    """Four synthetic photos in trip/ (taken 1-4 July 2024), scanned without models and served: albums need no
+    test data."""
+    library = tmp_path / "lib"
+    for i in range(4):
+        make_photo(library / "trip" / f"IMG_{i:04d}.jpg", 800, 600, seed=10 + i,
+                   exif_ifd={0x9003: f"2024:07:0{i + 1} 10:00:00"})
+    no_models = tmp_path / "no-models"
+    no_models.mkdir()
+    settings = settings_for(library, password=PASSWORD, workers={"kind": "thread"}, models_dir=no_models)
+    Scanner(settings, sessions).scan(library)
+    with serving(library, settings, sessions) as found:
+        yield found
+
+
+def test_phone_user_makes_an_album_fills_it_from_a_grid_and_hearts_a_photo(
+        served_trip: Served, phone: tuple[Any, Problems], screenshots: Path) -> None:
+    from playwright.sync_api import expect
+
+    from plugin.store.models import AlbumPhoto, Favorite, Library
+
+    page, problems = phone
+    served = served_trip
+    with served.sessions() as session:
+        library_id = session.scalar(select(Library.id))
+
+    # WHEN the user logs in on a phone and opens Albums
+    log_in(page, served.url + "/albums/")
+    expect(page).to_have_url(re.compile(r"/albums/$"))
+    # THEN Favourites comes first, empty, with a field to make an album above
+    favourites = page.locator('.album-card[data-album="favourites"]')
+    expect(favourites.locator(".n")).to_have_text("0 photos")
+    snap(page, screenshots, "albums-01-albums")
+    # WHEN they make an album
+    page.get_by_label("New album name").fill("Beach day")
+    page.get_by_role("button", name="Create").tap()
+    # THEN its page opens, empty, saying how to fill it
+    expect(page).to_have_url(re.compile(r"/albums/\d+$"))
+    album_url = page.url
+    expect(page.locator(".flash")).to_contain_text("Made the album Beach day.")
+    expect(page.locator(".empty-state")).to_contain_text("No photos in Beach day yet")
+    snap(page, screenshots, "albums-02-new-album")
+
+    # WHEN they open the library's folder, select two photos and tap "Add to album" in the selection bar
+    page.goto(f"{served.url}/library/{library_id}/folders?folder=trip")
+    tiles = page.locator(".grid .tile")
+    expect(tiles).to_have_count(4)
+    chosen = {int(tile.get_attribute("data-id") or "0") for tile in tiles.all()[:2]}
+    for tile in tiles.all()[:2]:
+        tile.locator(".pick input").check()
+    selbar = page.locator("#selbar")
+    expect(selbar).to_be_visible()
+    expect(selbar.locator("#selcount")).to_have_text("2")
+    page.screenshot(path=screenshots / "albums-03-selection.png")  # the viewport: the bar is fixed at its foot
+    selbar.get_by_role("button", name="Add to album").tap()
+    # THEN a sheet offers their albums, and a field for a new one
+    sheet = page.locator("#album-sheet")
+    expect(sheet).to_be_visible()
+    choice = sheet.get_by_role("button", name=re.compile(r"^Beach day"))
+    expect(choice).to_be_visible()
+    expect(sheet.get_by_label("New album name")).to_be_visible()
+    page.screenshot(path=screenshots / "albums-04-chooser.png")
+    # WHEN they choose the album
+    choice.tap()
+    # THEN the toast says what was added, the sheet closes and the selection is cleared
+    toast = page.locator("#toast")
+    expect(toast).to_contain_text("Added 2 photos to Beach day.")
+    expect(sheet).to_be_hidden()
+    expect(selbar).to_be_hidden()
+    page.screenshot(path=screenshots / "albums-05-added.png")
+    with served.sessions() as session:
+        assert set(session.scalars(select(AlbumPhoto.photo_id))) == chosen
+
+    # WHEN they open the album
+    page.goto(album_url)
+    # THEN the two photos are there, with the count
+    album_tiles = page.locator(".grid .tile")
+    expect(album_tiles).to_have_count(2)
+    expect(page.locator("#album-count")).to_have_text("2")
+    for tile in album_tiles.all():
+        expect(tile.locator("img")).to_have_js_property("complete", True)
+        assert tile.locator("img").evaluate("img => img.naturalWidth") > 0
+    snap(page, screenshots, "albums-06-album")
+    # WHEN they select one and tap Remove in the album's selection bar
+    album_tiles.last.locator(".pick input").check()
+    expect(selbar.get_by_role("button", name="Remove")).to_be_visible()
+    page.screenshot(path=screenshots / "albums-07-album-selection.png")
+    selbar.get_by_role("button", name="Remove").tap()
+    # THEN it leaves the album's grid (not the library), and the toast offers Undo
+    expect(album_tiles).to_have_count(1)
+    expect(page.locator("#album-count")).to_have_text("1")
+    expect(toast).to_contain_text("Took 1 photo out of Beach day.")
+    with served.sessions() as session:
+        assert len(set(session.scalars(select(AlbumPhoto.photo_id)))) == 1
+    # WHEN they tap Undo
+    toast.get_by_role("button", name="Undo").tap()
+    # THEN it is back
+    expect(album_tiles).to_have_count(2)
+    expect(page.locator("#album-count")).to_have_text("2")
+
+    # WHEN they open a photo from the album and tap the heart twice in a row (a double tap)
+    album_tiles.first.locator("a").tap()
+    expect(page).to_have_url(re.compile(r"/photos/\d+$"))
+    photo_id = int(page.url.rsplit("/", 1)[1])
+    heart = page.locator("#album-bar button.heart")
+    expect(heart).to_have_attribute("aria-pressed", "false")
+    heart.dblclick()
+    # THEN the photo is hearted, once, and its page says it is in Favourites and the album
+    expect(page.locator("#album-bar button.heart")).to_have_attribute("aria-pressed", "true")
+    album_line = page.locator(".album-line")
+    expect(album_line).to_contain_text("Favourites")
+    expect(album_line).to_contain_text("Beach day")
+    # AND "Add to album" opens to the other albums (none here) and a field for a new one
+    page.locator("#album-bar summary").tap()
+    expect(page.locator("#album-bar").get_by_label("New album name")).to_be_visible()
+    snap(page, screenshots, "albums-08-hearted")
+    with served.sessions() as session:
+        assert session.scalars(select(Favorite.photo_id)).all() == [photo_id]
+
+    # WHEN they go back to Albums
+    page.goto(served.url + "/albums/")
+    # THEN Favourites has the photo, the album its two, each with a cover
+    expect(favourites.locator(".n")).to_have_text("1 photo")
+    expect(page.locator(".album-card:not(.favourites) .n")).to_have_text("2 photos")
+    for cover in page.locator(".album-card img").all():
+        expect(cover).to_have_js_property("complete", True)
+    snap(page, screenshots, "albums-09-albums-filled")
+    # WHEN they open Favourites
+    favourites.locator("a").tap()
+    # THEN the hearted photo is there
+    expect(page).to_have_url(re.compile(r"/albums/favourites$"))
+    expect(page.locator(".grid .tile")).to_have_count(1)
+    expect(page.locator(f'.grid .tile[data-id="{photo_id}"]')).to_have_count(1)
+    snap(page, screenshots, "albums-10-favourites")
+
+    # THEN no page logged an error, threw, or broke its Content Security Policy
+    assert problems.errors == []

@@ -40,7 +40,8 @@
 
   // --- the review grid: Keep / Trash per tile, selection for many, undo -------------------------
   const grid = document.getElementById("grid");
-  const selbar = document.getElementById("selbar");
+  // Every grid of photos selects: a grid without a bar of its own gets one (GIF, Add to album).
+  const selbar = document.getElementById("selbar") || makeSelbar();
 
   function selected() {
     return [...document.querySelectorAll(".tile .pick input:checked")].map((box) => Number(box.value));
@@ -112,12 +113,171 @@
         refreshSelection();
       } else if (action === "gif" && selected().length) {
         makeGif(selected());
+      } else if (action === "album" && selected().length) {
+        chooseAlbum(selected());
+      } else if (action === "remove" && selected().length) {
+        takeOut(selected());
       } else if (selected().length) {
         decide(selected(), action);
       }
     });
   }
   document.addEventListener("change", (event) => { if (event.target.closest(".pick")) refreshSelection(); });
+
+  // --- albums: "Add to album" for the selection of any grid, "Remove" in an album's own grid -------
+  function makeSelbar() {
+    // Photo tiles only (data-id: a photo): the trash's tiles select trash entries for its own form.
+    const host = document.querySelector(".grid .tile[data-id] .pick")?.closest(".grid");
+    if (!host) return null;
+    const bar = document.createElement("div");
+    bar.className = "selbar";
+    bar.id = "selbar";
+    bar.hidden = true;
+    bar.innerHTML = '<span><b id="selcount">0</b> selected</span>' +
+      '<button type="button" data-bulk="all">All shown</button><button type="button" data-bulk="none">Clear</button>' +
+      '<div class="selacts"><button type="button" data-bulk="gif" ' +
+      'title="An animated GIF and WebP of the selected photos">GIF</button></div>';
+    host.after(bar);
+    return bar;
+  }
+  if (selbar && !selbar.querySelector('[data-bulk="album"]')) {
+    const acts = selbar.querySelector(".selacts") || selbar;
+    const button = document.createElement("button");
+    button.type = "button";
+    button.dataset.bulk = "album";
+    button.setAttribute("aria-label", "Add to album");
+    // Three or four buttons share a phone's row (the review grid's bar): there the short label.
+    button.textContent = acts.querySelectorAll("button").length >= 2 ? "+ Album" : "Add to album";
+    acts.prepend(button);
+  }
+
+  function clearSelection() {
+    document.querySelectorAll(".tile .pick input").forEach((box) => { box.checked = false; });
+    refreshSelection();
+  }
+
+  async function getJson(path) {
+    const response = await fetch(path, { credentials: "same-origin", headers: { Accept: "application/json" } });
+    if (response.status === 401) { location.reload(); throw new Error("login required"); }
+    const data = await response.json().catch(() => ({}));
+    if (!response.ok) throw new Error(data.message || data.error || response.statusText);
+    return data;
+  }
+
+  // The album chooser: a sheet at the foot of the screen with the albums (the last one filled first) and a
+  // field for a new one. Names go in as text, never as markup.
+  let sheet = null;
+  function albumSheet() {
+    if (sheet) return sheet;
+    sheet = document.createElement("dialog");
+    sheet.className = "sheet";
+    sheet.id = "album-sheet";
+    sheet.setAttribute("aria-labelledby", "album-sheet-title");
+    // The title takes the focus: the first field would open a phone's keyboard over the albums to choose from.
+    sheet.innerHTML = '<h2 id="album-sheet-title" tabindex="-1" autofocus></h2><div class="album-choices"></div>' +
+      '<form class="namer"><input name="name" placeholder="New album" aria-label="New album name" autocomplete="off" ' +
+      'enterkeyhint="done" maxlength="256" required><button type="submit">Create</button></form>' +
+      '<p class="error" hidden></p><button type="button" class="cancel">Cancel</button>';
+    document.body.append(sheet);
+    sheet.querySelector(".cancel").addEventListener("click", () => sheet.close());
+    sheet.addEventListener("click", (event) => { if (event.target === sheet) sheet.close(); });  // the backdrop
+    return sheet;
+  }
+  function sheetBusy(busy) {
+    sheet.classList.toggle("busy", busy);
+    sheet.querySelectorAll("button, input").forEach((el) => { el.disabled = busy; });
+  }
+
+  async function chooseAlbum(ids) {
+    const dialog = albumSheet();
+    const list = dialog.querySelector(".album-choices");
+    const form = dialog.querySelector("form");
+    const problem = dialog.querySelector(".error");
+    dialog.querySelector("h2").textContent = `Add ${ids.length} photo${ids.length === 1 ? "" : "s"} to…`;
+    list.textContent = "Loading…";
+    problem.hidden = true;
+    form.reset();
+    sheetBusy(false);
+    dialog.showModal();
+    form.onsubmit = (event) => {
+      event.preventDefault();
+      addTo("/api/albums", { name: form.elements.name.value, photo_ids: ids });
+    };
+    try {
+      const { albums } = await getJson("/api/albums");
+      list.textContent = albums.length ? "" : "No albums yet: name the first one.";
+      albums.forEach((album) => {
+        const button = document.createElement("button");
+        button.type = "button";
+        button.dataset.albumId = album.id;
+        const name = document.createElement("span");
+        name.textContent = album.name;
+        const count = document.createElement("span");
+        count.className = "count";
+        count.textContent = album.count;
+        button.append(name, count);
+        button.addEventListener("click", () => addTo(`/api/albums/${album.id}/add`, { photo_ids: ids }));
+        list.append(button);
+      });
+    } catch (error) {
+      list.textContent = `Could not load the albums: ${error.message}`;
+    }
+  }
+
+  async function addTo(path, body) {
+    if (sheet.classList.contains("busy")) return;  // the first tap is on its way
+    sheetBusy(true);
+    try {
+      const result = await api(path, body);
+      sheet.close();
+      clearSelection();
+      const { album, added } = result;
+      showToast(result.message, added.length ? async () => {
+        await api(`/api/albums/${album.id}/remove`, { photo_ids: added });
+        showToast(`Took ${added.length === 1 ? "it" : "them"} out of ${album.name} again.`, null);
+      } : null);
+    } catch (error) {
+      const problem = sheet.querySelector(".error");
+      problem.textContent = `Not added: ${error.message}`;
+      problem.hidden = false;
+    } finally {
+      sheetBusy(false);
+    }
+  }
+
+  // In an album's grid (or Favourites), "Remove" takes the selection out; their files stay where they are.
+  async function takeOut(ids) {
+    const albumId = selbar.dataset.albumId;
+    const remove = albumId ? [`/api/albums/${albumId}/remove`, { photo_ids: ids }]
+      : ["/api/favorites", { photo_ids: ids, favorite: false }];
+    const putBack = (done) => (albumId ? api(`/api/albums/${albumId}/add`, { photo_ids: done })
+      : api("/api/favorites", { photo_ids: done, favorite: true }));
+    try {
+      const result = await api(...remove);
+      const done = albumId ? result.removed : result.changed;
+      const gone = new Set(done);
+      document.querySelectorAll(".grid .tile").forEach((tile) => {
+        if (gone.has(Number(tile.dataset.id))) { tile.classList.add("leaving"); setTimeout(() => tile.remove(), 160); }
+      });
+      const count = document.getElementById("album-count");
+      if (count) count.textContent = Math.max(0, Number(count.textContent) - done.length);
+      clearSelection();
+      showToast(result.message, done.length ? async () => { await putBack(done); location.reload(); } : null);
+    } catch (error) {
+      showToast(`Not done: ${error.message}`, null);
+    }
+  }
+
+  // --- plain forms marked data-once: no second submit while the first is on its way (a double tap) -------
+  document.querySelectorAll("form[data-once]").forEach((form) => {
+    form.addEventListener("submit", () => {
+      // After the submit: a button disabled now would leave its name and value out of the form's data.
+      setTimeout(() => form.querySelectorAll("button").forEach((button) => { button.disabled = true; }), 0);
+    });
+  });
+  window.addEventListener("pageshow", (event) => {  // back to a page kept by the browser: usable again
+    if (event.persisted) document.querySelectorAll("form[data-once] button").forEach((b) => { b.disabled = false; });
+  });
 
   // --- infinite scroll: the next page of tiles arrives as HTML ----------------------------------
   const loader = new IntersectionObserver((entries) => {
