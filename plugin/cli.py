@@ -124,8 +124,9 @@ def run_scans(settings: Settings, retry_errors: bool = False, show_progress: boo
         from plugin.grouping.service import group_photos
 
         summaries[-1].groups = group_photos(sessions, settings.similar).as_dict()
-        from plugin.places.service import refresh_events
+    from plugin.places.service import events_needed, refresh_events
 
+    if any(s.processed or s.moved or s.gone for s in summaries) or events_needed(sessions):
         refresh_events(sessions, settings)
     return summaries
 

@@ -188,10 +188,10 @@ class Scanner:
                     if run is not None:
                         run.state, run.finished_at, run.counts = state, utcnow(), summary.as_dict()
                     session.commit()
-        if summary.processed or summary.moved or summary.gone:
-            # New GPS to geocode (never fails the scan; a problem is logged). Events follow on the grouping's
-            # schedule: recomputing them costs about a second at 100,000 photos, too much for each arrival.
-            refresh_places(self.sessions, self.settings)
+        # GPS to geocode: new photos, and every photo after an upgrade or a change of the place data or rules
+        # (one query when there is nothing to do; never fails the scan). Events follow on the grouping's
+        # schedule: recomputing them costs about a second at 100,000 photos, too much for each arrival.
+        refresh_places(self.sessions, self.settings)
         return summary
 
     # -- listing and planning -------------------------------------------------------------------

@@ -28,7 +28,7 @@ from watchdog.observers.polling import PollingObserver
 from plugin.config import is_url
 from plugin.grouping.service import group_photos
 from plugin.people.service import cluster_faces
-from plugin.places.service import refresh_events
+from plugin.places.service import events_needed, refresh_events
 from plugin.scan import Scanner, ScanSummary
 from plugin.sources.local import library_relpath
 from plugin.sources.webdav import SourceUnavailable
@@ -259,6 +259,8 @@ class Watcher:
         if initial_scan:
             self.full_rescan()
             self.cluster_faces()
+            if events_needed(self.scanner.sessions):  # a library from before events, unchanged since
+                self.groups_dirty = True
             self.group_photos()
             self.write_back()
         if self.scanner.settings.xmp.enabled or self.scanner.settings.webdav.nextcloud_tags:

@@ -13,7 +13,7 @@ from datetime import datetime
 
 from flask import Blueprint, abort, render_template, request, url_for
 from flask.typing import ResponseReturnValue
-from sqlalchemy import and_, or_, select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from plugin.places import browse
@@ -121,12 +121,26 @@ def _event_cards(cursor: int | None, limit: int) -> tuple[list[Card], int | None
         if last is not None:
             query = query.where(or_(Event.start_at < last, and_(Event.start_at == last, Event.id < cursor)))
     rows = db().execute(query.order_by(Event.start_at.desc(), Event.id.desc()).limit(limit + 1)).all()
+    # Events are recomputed on a schedule; photos trashed or gone since must not show in the count or as the
+    # cover. One grouped query over ix_photos_event_id for the page's events.
+    ids = [row[0] for row in rows[:limit]]
+    present = {eid: (n, newest, h) for eid, n, newest, h in db().execute(
+        select(Photo.event_id, func.count(), func.max(Photo.id), func.count())
+        .where(Photo.event_id.in_(ids), readable_in_library()).group_by(Photo.event_id))}
+    readable_covers = set(db().scalars(select(Photo.id).where(
+        Photo.id.in_([row[4] for row in rows[:limit] if row[4]]), readable_in_library())))
     cards = []
-    for eid, name, place, size, cover, h, start, end in rows[:limit]:
+    for eid, name, place, _size, cover, h, start, end in rows[:limit]:
+        if eid not in present:
+            continue  # every photo of it was trashed since: gone at the next recomputation
+        count, newest, _ = present[eid]
+        if cover not in readable_covers:
+            cover = newest
+            h = db().scalar(select(Photo.content_hash).where(Photo.id == newest))
         # Two short lines a phone's card can show: the place and the dates, or the dates and the hours.
         dates = date_range(start, end)
         title, subtitle = (place, dates) if place else (dates, _span(start, end))
-        cards.append(Card(title, subtitle, name, size, cover, queries.version_of(h),
+        cards.append(Card(title, subtitle, name, count, cover, queries.version_of(h),
                           url_for("places.event", event_id=eid)))
     return cards, (rows[limit - 1][0] if len(rows) > limit else None)
 

@@ -13,8 +13,8 @@ from flask import Blueprint, abort, current_app, render_template, request, url_f
 from flask.typing import ResponseReturnValue
 from sqlalchemy import extract, func, select
 
-from plugin.search import Term, Vocabulary, parse_query, search_condition, vocabulary
-from plugin.store.models import Photo
+from plugin.search import MAX_WORDS, Term, Vocabulary, capped_count, parse_query, search_condition, vocabulary
+from plugin.store.models import Photo, readable_in_library
 from webui import queries
 from webui.extensions import db, services
 from webui.review import cursor_arg
@@ -22,6 +22,7 @@ from webui.review import cursor_arg
 bp = Blueprint("search", __name__)
 
 MAX_QUERY = 200
+COUNT_CAP = 1000
 _KIND_LABELS = {"date": "date", "person": "person", "place": "place", "tag": "tag", "file": "file name"}
 
 
@@ -35,19 +36,24 @@ def _terms() -> tuple[str, list[Term]]:
     return text, parse_query(text, _vocabulary()) if text else []
 
 
-def search_page(terms: list[Term], cursor: int | None) -> queries.Page:
-    query = select(Photo.id, Photo.relpath, Photo.content_hash, Photo.taken_at).where(search_condition(terms))
-    return queries.newest_first_page(db(), query, cursor, services().settings.ui.page_size)
+def search_page(terms: list[Term], cursor: int | None) -> tuple[queries.Page, int]:
+    """A page of matches, newest first, and how many match (at most COUNT_CAP + 1)."""
+    total = capped_count(db(), terms, COUNT_CAP)
+    # A broad search walks the date index and stops at a page; a narrow one sorts its few matches.
+    query = select(Photo.id, Photo.relpath, Photo.content_hash, Photo.taken_at).where(
+        search_condition(terms, dense=total > COUNT_CAP))
+    return queries.newest_first_page(db(), query, cursor, services().settings.ui.page_size), total
 
 
 @bp.get("/search")
 def search() -> ResponseReturnValue:
     text, terms = _terms()
-    page = search_page(terms, cursor_arg()) if terms else None
-    total = db().scalar(select(func.count()).select_from(Photo).where(search_condition(terms))) if terms else 0
+    page, total = search_page(terms, cursor_arg()) if terms else (None, 0)
     more = url_for("search.tiles", q=text, cursor=page.next_cursor) if page else None
     chips = [(t.text, " or ".join(_KIND_LABELS[k] for k in t.kinds)) for t in terms]
-    return render_template("search.html", q=text, chips=chips, page=page, total=total, more_url=more)
+    shown = f"{COUNT_CAP:,}+ photos" if total > COUNT_CAP else f"{total} photo{'' if total == 1 else 's'}"
+    return render_template("search.html", q=text, chips=chips, page=page, shown=shown, more_url=more,
+                           cut=len(text.split()) > MAX_WORDS)
 
 
 @bp.get("/search/tiles")
@@ -55,7 +61,7 @@ def tiles() -> ResponseReturnValue:
     text, terms = _terms()
     if not terms:
         abort(404)
-    page = search_page(terms, cursor_arg())
+    page, _ = search_page(terms, cursor_arg())
     return render_template("_tiles.html", page=page, more_url=url_for("search.tiles", q=text, cursor=page.next_cursor))
 
 
@@ -63,8 +69,7 @@ def month_buckets() -> list[tuple[int, int, int]]:
     """(year, month, photos) over every library, newest first; undated photos are left out."""
     def compute() -> list[tuple[int, int, int]]:
         year, month = extract("year", Photo.taken_at), extract("month", Photo.taken_at)
-        query = (select(year, month, func.count()).where(Photo.gone_at.is_(None), Photo.trashed_at.is_(None),
-                                                         Photo.taken_at.is_not(None))
+        query = (select(year, month, func.count()).where(readable_in_library(), Photo.taken_at.is_not(None))
                  .group_by(year, month).order_by(year.desc(), month.desc()))
         return [(int(y), int(m), int(n)) for y, m, n in db().execute(query).all()]
     return queries.library_cache.get(("timeline",), compute)
@@ -105,7 +110,7 @@ def _month_range(year: int, month: int) -> tuple[datetime, datetime]:
 def timeline_page(year: int, month: int, cursor: int | None) -> queries.Page:
     start, end = _month_range(year, month)
     query = select(Photo.id, Photo.relpath, Photo.content_hash, Photo.taken_at).where(
-        Photo.gone_at.is_(None), Photo.trashed_at.is_(None), Photo.taken_at >= start, Photo.taken_at < end)
+        readable_in_library(), Photo.taken_at >= start, Photo.taken_at < end)
     return queries.newest_first_page(db(), query, cursor, services().settings.ui.page_size)
 
 

@@ -59,7 +59,10 @@ def assign_places(sessions: sessionmaker[Session], settings: PlaceSettings, batc
     report.version = version
     table = Photo.__table__
     # Core executemany: the ORM's bulk update by primary key costs five times as much per row.
-    write = (update(table).where(table.c.id == bindparam("pid"))
+    # Only if the photo still has the GPS that was looked up: a scan may re-read it meanwhile.
+    write = (update(table).where(table.c.id == bindparam("pid"),
+                                 table.c.gps_lat.is_not_distinct_from(bindparam("lat")),
+                                 table.c.gps_lon.is_not_distinct_from(bindparam("lon")))
              .values(place_version=bindparam("version"), place_country_code=bindparam("code"),
                      place_country=bindparam("country"), place_region=bindparam("region"),
                      place_city=bindparam("city")))
@@ -76,7 +79,7 @@ def assign_places(sessions: sessionmaker[Session], settings: PlaceSettings, batc
             chosen = np.full(len(rows), -1, dtype=np.int64)
             if has_gps.any():  # the gazetteer is loaded only for photos that have somewhere to be
                 chosen, _ = gazetteer().locate(lat, lon, settings.max_distance_km)
-            values = [{"pid": row[0], "version": version, **_place_values(int(i))}
+            values = [{"pid": row[0], "lat": row[1], "lon": row[2], "version": version, **_place_values(int(i))}
                       for row, i in zip(rows, chosen.tolist(), strict=True)]
             session.connection().execute(write, values)
             session.commit()
@@ -249,3 +252,13 @@ def refresh_events(sessions: sessionmaker[Session], settings: Settings) -> dict[
     except Exception:
         log.exception("computing events failed")
         return {}
+
+
+def events_needed(sessions: sessionmaker[Session]) -> bool:
+    """Whether a photo with a camera date has no event yet (a library scanned before events existed)."""
+    table = Photo.__table__
+    with sessions() as session:
+        return session.execute(
+            select(table.c.id).where(readable_in_library(), table.c.taken_at.is_not(None),
+                                     table.c.taken_at_source == "exif", table.c.event_id.is_(None)).limit(1)
+        ).first() is not None

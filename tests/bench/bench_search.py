@@ -97,6 +97,9 @@ def main() -> None:
                             ("search: Anna aug 2021", "/search?q=Anna+aug+2021"),
                             ("search: file name IMG_0123", "/search?q=IMG_0123"),
                             ("search: cat dog beach 2016-2017", "/search?q=cat+dog+beach+2016-2017"),
+                            ("search: jpg (every file name)", "/search?q=jpg"),
+                            ("search: 2015-2024 (everything)", "/search?q=2015-2024"),
+                            ("search: Lisbon Country1 City2 City3", "/search?q=Lisbon+Country1+City2+City3"),
                             ("timeline", "/timeline"), ("timeline month", "/timeline/2019/8")):
             p50, p95 = timed(client, path, args.runs)
             print(f"{label:<38} {p50:8.1f} {p95:8.1f}")

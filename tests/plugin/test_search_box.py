@@ -37,6 +37,11 @@ def test_words_are_read_as_dates_names_places_tags_and_file_names() -> None:
     ("2023 December", datetime(2023, 12, 1), datetime(2024, 1, 1)),
     ("2019-2021", datetime(2019, 1, 1), datetime(2022, 1, 1)),
     ("2023-05..2023-08", datetime(2023, 5, 1), datetime(2023, 9, 1)),
+    ("2023-08..2023-05", datetime(2023, 5, 1), datetime(2023, 9, 1)),  # reversed: the same span
+    ("2023-2", datetime(2023, 2, 1), datetime(2023, 3, 1)),
+    ("2023-08-14 to 2023-08-20", datetime(2023, 8, 14), datetime(2023, 8, 21)),
+    ("aug 2023 - sep 2023", datetime(2023, 8, 1), datetime(2023, 10, 1)),
+    ("2023 – 2024", datetime(2023, 1, 1), datetime(2025, 1, 1)),
 ])
 def test_dates(text: str, start: datetime, end: datetime) -> None:
     [term] = parse_query(text, VOCAB)
@@ -45,6 +50,9 @@ def test_dates(text: str, start: datetime, end: datetime) -> None:
 
 def test_not_dates() -> None:
     assert kinds("1234 2023-13 99999") == [("1234", ("file",)), ("2023-13", ("file",)), ("99999", ("file",))]
+    # A month with a year no calendar has is no date (it once raised instead)
+    assert kinds("aug 0000 dec 9999") == [("aug", ("file",)), ("0000", ("file",)), ("dec", ("file",)),
+                                          ("9999", ("file",))]
 
 
 @pytest.fixture

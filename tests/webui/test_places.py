@@ -9,9 +9,10 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
+from sqlalchemy import select
 
 from plugin.places.service import compute_events
-from plugin.store.models import Photo
+from plugin.store.models import Event, Photo
 from tests.conftest import PhotoFactory
 from tests.webui.conftest import UI
 
@@ -177,3 +178,22 @@ def test_places_and_events_need_the_login(make_ui: Callable[..., UI], tmp_path: 
     for url in ("/places/", "/places/FR/", "/events/"):
         response = ui.client.get(url)
         assert response.status_code == 302 and "/login" in response.headers["Location"], url
+
+
+def test_an_event_card_leaves_out_a_trashed_photo_at_once(places_ui: UI) -> None:
+    # GIVEN an event listed with its photos
+    page = places_ui.client.get("/events/").text
+    match = re.search(r'href="/events/(\d+)"', page)
+    assert match
+    event_id = int(match.group(1))
+    with places_ui.sessions() as session:
+        photos = session.scalars(select(Photo).where(Photo.event_id == event_id)).all()
+        cover = session.get(Event, event_id).cover_photo_id
+        before = len(photos)
+    # WHEN its cover photo is trashed (events are recomputed only on the next schedule)
+    assert places_ui.post_json("/api/decisions", {"photo_ids": [cover], "decision": "trash"}).status_code == 200
+    page = places_ui.client.get("/events/").text
+    # THEN the card counts one photo fewer and shows another cover
+    assert f"/photos/{cover}/thumb" not in page or before == 1
+    if before > 1:
+        assert f"{before - 1} photo" in page

@@ -31,6 +31,7 @@ def test_search_shows_how_it_read_the_query_and_the_photos(logged_in: UI) -> Non
     # A word that is nothing else looks in file names
     assert f"/photos/{logged_in.photo_id('2023/dark.jpg')}" in logged_in.client.get("/search?q=dark").text
     assert "No photos match" in logged_in.client.get("/search?q=dog+1999").text
+    assert logged_in.client.get("/search?q=aug+0000").status_code == 200  # no crash on an impossible date
     assert logged_in.client.get("/search").status_code == 200
 
 

@@ -17,12 +17,12 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
 from plugin.cli import cli
 from plugin.config import PlaceSettings, Settings
-from plugin.places.service import assign_places, compute_events
+from plugin.places.service import assign_places, compute_events, events_needed
 from plugin.scan import Scanner
 from plugin.store.db import open_database
 from plugin.store.models import Event, Face, Library, Photo, Recommendation
@@ -235,3 +235,27 @@ def test_the_cover_is_not_a_flagged_photo_and_a_trashed_photo_leaves_its_event(
         session.commit()
     report = compute_events(sessions, PlaceSettings())
     assert events_of(sessions) == {} and report.removed == 1
+
+
+def test_a_library_scanned_before_places_and_events_gets_them_at_the_next_scan(
+        tmp_path: Path, make_photo: PhotoFactory) -> None:
+    # GIVEN a library scanned by a version without places or events (nothing on disk changes afterwards)
+    library = tmp_path / "lib"
+    make_photo(library / "a.jpg", 640, 480, gps=PARIS, exif_ifd=dated(T0))
+    settings = settings_of(tmp_path, library)
+    sessions = open_database(settings.resolved_database_url)
+    Scanner(settings, sessions).scan(library)
+    with sessions() as session:
+        session.execute(update(Photo).values(place_version=None, place_city=None, place_country=None,
+                                             place_country_code=None, place_region=None, event_id=None))
+        session.execute(delete(Event))
+        session.commit()
+    assert events_needed(sessions)
+    # WHEN it is scanned again (nothing new to read)
+    from plugin.cli import run_scans
+
+    [summary] = run_scans(settings, show_progress=False)
+    # THEN the photo gets its place and its event all the same
+    assert summary.processed == 0
+    a = photo_rows(sessions)["a.jpg"]
+    assert a.place_city == "Paris" and a.event_id is not None and not events_needed(sessions)
