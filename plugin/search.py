@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session, aliased, selectinload
 
 from plugin.inference.yolox import COCO_CLASSES
 from plugin.scenes import SCENES
-from plugin.store.models import Face, Library, Person, Photo, PhotoTag, readable_in_library
+from plugin.store.models import Face, Library, Person, Photo, PhotoTag
 from plugin.tagging import PICCL_TAGS
 
 
@@ -207,12 +207,14 @@ def _next_month(start: datetime) -> datetime:
     return datetime(start.year + (start.month == 12), start.month % 12 + 1, 1)
 
 
-def term_condition(term: Term, dense: bool = False) -> ColumnElement[bool]:
+def term_condition(term: Term, dense: bool = False, direct_files: bool = False) -> ColumnElement[bool]:
     """What a photo must satisfy for ``term`` (any of the things the term was read as).
 
     ``dense``: the search matches many photos. Then every condition is checked on the photo (the newest
     matches come first along the date index, found at once); otherwise people, tags and file names are
     IN (subquery): the database builds the small set of matching ids once and sorts only those.
+    ``direct_files``: file names are matched on the photo even when not dense (counting: a LIKE over every
+    path costs the same either way, and this way a broad word stops at the cap).
     """
     options: list[ColumnElement[bool]] = []
     if "date" in term.kinds:
@@ -224,14 +226,18 @@ def term_condition(term: Term, dense: bool = False) -> ColumnElement[bool]:
         faces = select(Face.photo_id).where(Face.person_id.in_(term.person_ids), Face.not_a_face.is_(False))
         options.append(faces.where(Face.photo_id == Photo.id).exists() if dense else Photo.id.in_(faces))
     if "place" in term.kinds:
+        named = aliased(Photo)
+        in_place = or_(named.place_city.in_(term.places), named.place_region.in_(term.places),
+                       named.place_country.in_(term.places))
         options.append(or_(Photo.place_city.in_(term.places), Photo.place_region.in_(term.places),
-                           Photo.place_country.in_(term.places)))
+                           Photo.place_country.in_(term.places)) if dense
+                       else Photo.id.in_(select(named.id).where(in_place)))
     if "tag" in term.kinds:
         tagged_ids = select(PhotoTag.photo_id).where(PhotoTag.tag == term.tag)
         options.append(tagged_ids.where(PhotoTag.photo_id == Photo.id).exists() if dense else Photo.id.in_(tagged_ids))
     if "file" in term.kinds:
         pattern = "%" + term.text.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-        if dense:
+        if dense or direct_files:
             options.append(func.lower(Photo.relpath).like(pattern, escape="\\"))
         else:
             named = aliased(Photo)
@@ -239,13 +245,23 @@ def term_condition(term: Term, dense: bool = False) -> ColumnElement[bool]:
     return or_(*options)
 
 
-def search_condition(terms: Sequence[Term], dense: bool = False) -> ColumnElement[bool]:
+def listed() -> ColumnElement[bool]:
+    """:func:`readable_in_library`, written so that SQLite does not choose ix_photos_status for it.
+
+    Nearly every photo is 'ok', so that index selects everything and forces a sort of the whole library
+    (measured: 94 ms for a broad search, 33 ms for a month at 100,000 photos); walking the date index and
+    stopping at a page is what makes the grids fast.
+    """
+    return and_(func.coalesce(Photo.status, "") == "ok", Photo.gone_at.is_(None), Photo.trashed_at.is_(None))
+
+
+def search_condition(terms: Sequence[Term], dense: bool = False, direct_files: bool = False) -> ColumnElement[bool]:
     """Every term holds, on photos in the library (readable, not gone, not trashed)."""
-    return and_(readable_in_library(), *(term_condition(t, dense) for t in terms))
+    return and_(listed(), *(term_condition(t, dense, direct_files) for t in terms))
 
 
 def capped_count(session: Session, terms: Sequence[Term], cap: int = 1000) -> int:
     """How many photos match, counting no further than ``cap`` + 1 (an exact count of a broad search costs
     a scan of the whole library; "1,000+" says enough)."""
-    matching = select(Photo.id).where(search_condition(terms)).limit(cap + 1).subquery()
+    matching = select(Photo.id).where(search_condition(terms, direct_files=True)).limit(cap + 1).subquery()
     return int(session.scalar(select(func.count()).select_from(matching)) or 0)

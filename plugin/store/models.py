@@ -59,6 +59,9 @@ class Photo(Base):
         Index("ix_photos_library_taken_at", "library_id", "taken_at"),
         Index("ix_photos_library_remote_id", "library_id", "remote_id"),
         Index("ix_photos_place", "place_country_code", "place_city"),
+        Index("ix_photos_place_city", "place_city"),
+        Index("ix_photos_place_region", "place_region"),
+        Index("ix_photos_place_country", "place_country"),
         Index("ix_photos_event_id", "event_id"),
         Index("ix_photos_taken_at", "taken_at"),
     )

@@ -37,6 +37,10 @@ def upgrade() -> None:
         batch.add_column(sa.Column("place_version", sa.Integer(), nullable=True))
         batch.add_column(sa.Column("event_id", sa.Integer(), nullable=True))
     op.create_index("ix_photos_place", "photos", ["place_country_code", "place_city"])
+    # The search box finds a place by any of its names.
+    op.create_index("ix_photos_place_city", "photos", ["place_city"])
+    op.create_index("ix_photos_place_region", "photos", ["place_region"])
+    op.create_index("ix_photos_place_country", "photos", ["place_country"])
     op.create_index("ix_photos_event_id", "photos", ["event_id"])
     # The timeline and search across libraries go by date alone (ix_photos_library_taken_at needs a library).
     op.create_index("ix_photos_taken_at", "photos", ["taken_at"])
@@ -68,7 +72,8 @@ def downgrade() -> None:
     op.drop_table("albums")
     op.drop_index("ix_photos_taken_at", table_name="photos")
     op.drop_index("ix_photos_event_id", table_name="photos")
-    op.drop_index("ix_photos_place", table_name="photos")
+    for name in ("ix_photos_place_country", "ix_photos_place_region", "ix_photos_place_city", "ix_photos_place"):
+        op.drop_index(name, table_name="photos")
     with op.batch_alter_table("photos") as batch:
         for column in ("event_id", "place_version", "place_city", "place_region", "place_country",
                        "place_country_code"):
