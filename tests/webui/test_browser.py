@@ -595,7 +595,7 @@ def test_phone_user_makes_an_album_fills_it_from_a_grid_and_hearts_a_photo(
         expect(cover).to_have_js_property("complete", True)
     snap(page, screenshots, "albums-09-albums-filled")
     # WHEN they open Favourites
-    favourites.locator("a").tap()
+    favourites.locator("a").first.tap()
     # THEN the hearted photo is there
     expect(page).to_have_url(re.compile(r"/albums/favourites$"))
     expect(page.locator(".grid .tile")).to_have_count(1)
