@@ -16,13 +16,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Protocol, TypeVar
-from urllib.parse import quote, unquote, urlsplit, urlunsplit
+from urllib.parse import quote, unquote, urlsplit
 
 import httpx
 from defusedxml import ElementTree
 from webdav4.client import ClientError, HTTPError, ResourceNotFound
 
-from plugin.sources.webdav import FetchFailed, SourceUnavailable, WebDavLibrary, safe_relpath
+from plugin.sources.nextcloud import NextcloudLocation
+from plugin.sources.webdav import FetchFailed, SourceUnavailable, WebDavLibrary, describe_failure, safe_relpath
 
 T = TypeVar("T")
 
@@ -178,11 +179,7 @@ class LocalFiles:
 
 
 def _unreachable(where: str, exc: BaseException) -> ServerUnreachable:
-    if isinstance(exc, httpx.TimeoutException):
-        return ServerUnreachable(f"{where}: the server did not answer in time")
-    if isinstance(exc, HTTPError):
-        return ServerUnreachable(f"{where}: the server answered {exc.status_code}")
-    return ServerUnreachable(f"{where}: cannot reach the server ({type(exc).__name__})")
+    return ServerUnreachable(f"{where}: {describe_failure(exc)}")
 
 
 def dav_call(where: str, call: Callable[[], T]) -> T:
@@ -265,34 +262,6 @@ _BIN_PROPFIND = (
     b"<d:getcontentlength/><d:resourcetype/>"
     b"</d:prop></d:propfind>"
 )
-
-
-@dataclass(frozen=True, slots=True)
-class NextcloudLocation:
-    """Where a library lies in Nextcloud: ``<dav_root>/files/<user>/<folder>``."""
-
-    dav_root: str  # https://cloud.example/remote.php/dav
-    user: str
-    folder: str  # the library's folder below the user's files, '' for all of them
-
-    @classmethod
-    def of(cls, library_url: str) -> NextcloudLocation | None:
-        """Read from a library URL ``.../remote.php/dav/files/<user>/...``; None for any other URL."""
-        parts = urlsplit(library_url)
-        head, marker, tail = parts.path.partition("/remote.php/dav/files/")
-        user, _, folder = tail.partition("/")
-        if not marker or not user:
-            return None
-        dav_root = urlunsplit((parts.scheme, parts.netloc, f"{head}/remote.php/dav", "", ""))
-        return cls(dav_root, unquote(user), unquote(folder).strip("/"))
-
-    @property
-    def trashbin_url(self) -> str:
-        return f"{self.dav_root}/trashbin/{quote(self.user, safe='')}"
-
-    def original_location(self, relpath: str) -> str:
-        """What Nextcloud's trash bin calls the library's ``relpath`` (relative to the user's files)."""
-        return f"{self.folder}/{relpath}" if self.folder else relpath
 
 
 @dataclass(frozen=True, slots=True)

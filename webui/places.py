@@ -124,8 +124,8 @@ def _event_cards(cursor: int | None, limit: int) -> tuple[list[Card], int | None
     # Events are recomputed on a schedule; photos trashed or gone since must not show in the count or as the
     # cover. One grouped query over ix_photos_event_id for the page's events.
     ids = [row[0] for row in rows[:limit]]
-    present = {eid: (n, newest, h) for eid, n, newest, h in db().execute(
-        select(Photo.event_id, func.count(), func.max(Photo.id), func.count())
+    present = {eid: (n, newest) for eid, n, newest in db().execute(
+        select(Photo.event_id, func.count(), func.max(Photo.id))
         .where(Photo.event_id.in_(ids), readable_in_library()).group_by(Photo.event_id))}
     readable_covers = set(db().scalars(select(Photo.id).where(
         Photo.id.in_([row[4] for row in rows[:limit] if row[4]]), readable_in_library())))
@@ -133,7 +133,7 @@ def _event_cards(cursor: int | None, limit: int) -> tuple[list[Card], int | None
     for eid, name, place, _size, cover, h, start, end in rows[:limit]:
         if eid not in present:
             continue  # every photo of it was trashed since: gone at the next recomputation
-        count, newest, _ = present[eid]
+        count, newest = present[eid]
         if cover not in readable_covers:
             cover = newest
             h = db().scalar(select(Photo.content_hash).where(Photo.id == newest))

@@ -18,12 +18,11 @@ from plugin.search import (
     Term,
     Vocabulary,
     capped_count,
-    listed,
     parse_query,
     search_condition,
     vocabulary,
 )
-from plugin.store.models import Photo
+from plugin.store.models import Photo, readable_in_library
 from webui import queries
 from webui.extensions import db, services
 from webui.review import cursor_arg
@@ -78,7 +77,7 @@ def month_buckets() -> list[tuple[int, int, int]]:
     """(year, month, photos) over every library, newest first; undated photos are left out."""
     def compute() -> list[tuple[int, int, int]]:
         year, month = extract("year", Photo.taken_at), extract("month", Photo.taken_at)
-        query = (select(year, month, func.count()).where(listed(), Photo.taken_at.is_not(None))
+        query = (select(year, month, func.count()).where(readable_in_library(), Photo.taken_at.is_not(None))
                  .group_by(year, month).order_by(year.desc(), month.desc()))
         return [(int(y), int(m), int(n)) for y, m, n in db().execute(query).all()]
     return queries.library_cache.get(("timeline",), compute)
@@ -119,7 +118,7 @@ def _month_range(year: int, month: int) -> tuple[datetime, datetime]:
 def timeline_page(year: int, month: int, cursor: int | None) -> queries.Page:
     start, end = _month_range(year, month)
     query = select(Photo.id, Photo.relpath, Photo.content_hash, Photo.taken_at).where(
-        listed(), Photo.taken_at >= start, Photo.taken_at < end)
+        readable_in_library(), Photo.taken_at >= start, Photo.taken_at < end)
     return queries.newest_first_page(db(), query, cursor, services().settings.ui.page_size)
 
 

@@ -101,7 +101,7 @@ class WebDavLibrary:
         self.settings, self.max_file_bytes = settings, max_file_bytes
         self.base_path = unquote(urlsplit(self.key).path)  # what hrefs in answers start with (decoded)
         self.user = credentials[0] if credentials else None
-        timeout = httpx.Timeout(settings.timeout_s, connect=min(settings.timeout_s, 10.0))
+        timeout = http_timeout(settings)
         limits = httpx.Limits(max_connections=settings.parallel, max_keepalive_connections=settings.parallel)
         self.client = Client(self.key + "/", auth=credentials, retry=self._retry, timeout=timeout,
                              verify=tls_verification(settings),
@@ -424,6 +424,11 @@ class WebDavLibrary:
                 raise FileExistsError(relpath) from None
             raise
         return (response.headers.get("ETag") or "").strip('"') or None
+
+
+def http_timeout(settings: WebDavSettings) -> httpx.Timeout:
+    """The configured timeout; connecting gets at most 10 s (a server that is down should be said quickly)."""
+    return httpx.Timeout(settings.timeout_s, connect=min(settings.timeout_s, 10.0))
 
 
 def tls_verification(settings: WebDavSettings) -> ssl.SSLContext | bool:

@@ -25,6 +25,7 @@ from sqlalchemy import (
     UniqueConstraint,
     and_,
     event,
+    func,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.sql.elements import ColumnElement
@@ -532,8 +533,14 @@ class Setting(Base):
 
 
 def readable_in_library() -> ColumnElement[bool]:
-    """A photo that was read (status ok) and is in the library now: not vanished, not in piccl's trash."""
-    return and_(Photo.status == "ok", Photo.gone_at.is_(None), Photo.trashed_at.is_(None))
+    """A photo that was read (status ok) and is in the library now: not vanished, not in piccl's trash.
+
+    The status is compared through coalesce() so that SQLite never chooses ix_photos_status for it: nearly
+    every photo is 'ok', so that index selects everything and forces a sort of the whole library where a
+    walk of the date index would stop at a page (measured: 94 ms for a broad search, 33 ms for a month of the
+    timeline at 100,000 photos, against 1-9 ms).
+    """
+    return and_(func.coalesce(Photo.status, "") == "ok", Photo.gone_at.is_(None), Photo.trashed_at.is_(None))
 
 
 def folder_of(relpath: str) -> str:

@@ -14,43 +14,23 @@ import json
 import time
 from dataclasses import dataclass
 from pathlib import PurePosixPath
-from urllib.parse import unquote, urlsplit, urlunsplit
 
 import httpx
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from plugin.config import Settings
-from plugin.sources.webdav import tls_verification
+from plugin.sources.nextcloud import NextcloudLocation
+from plugin.sources.webdav import http_timeout, tls_verification
 from plugin.store.models import Library, NextcloudTagItem, Photo, readable_in_library, utcnow
-from plugin.writeback.content import photos_to_write, sidecar_content
+from plugin.writeback.content import sidecar_content
 from plugin.writeback.nextcloud_tags import NextcloudTagError, NextcloudTags, NextcloudUnavailable, UnknownFileId
-from plugin.writeback.queue import WritebackReport, retry_due
-
-_FILES = "/remote.php/dav/files/"
+from plugin.writeback.queue import WritebackReport, pages_with_items, retry_due
 
 
-@dataclass(frozen=True, slots=True)
-class NextcloudPlace:
-    """Where a Nextcloud library lives: the server, its DAV root, the user and the folder in their files."""
-
-    origin: str  # scheme://host[:port][/sub-path]
-    dav_root: str  # /remote.php/dav (under the sub-path)
-    user: str
-    folder: str  # relative to the user's files, '' for all of them
-
-
-def nextcloud_place(url: str) -> NextcloudPlace | None:
+def nextcloud_place(url: str) -> NextcloudLocation | None:
     """Split a Nextcloud files URL (``https://host/remote.php/dav/files/anna/Photos``); None for other URLs."""
-    parts = urlsplit(url)
-    at = parts.path.find(_FILES)
-    if at < 0:
-        return None
-    rest = parts.path[at + len(_FILES):].strip("/").split("/")
-    if not rest or not rest[0]:
-        return None
-    origin = urlunsplit((parts.scheme, parts.netloc.rpartition("@")[2], parts.path[:at], "", ""))
-    return NextcloudPlace(origin, "/remote.php/dav", unquote(rest[0]), "/".join(unquote(p) for p in rest[1:]))
+    return NextcloudLocation.of(url)
 
 
 def wanted_tags(photo: Photo, mapping: str) -> set[str]:
@@ -96,33 +76,25 @@ class NextcloudTagJob:
         report.seconds = time.monotonic() - started
         return report
 
-    def _client(self, place: NextcloudPlace) -> httpx.Client:
+    def _client(self, place: NextcloudLocation) -> httpx.Client:
         webdav = self.settings.webdav
         return httpx.Client(base_url=place.origin, auth=self.settings.webdav_credentials(),
                             verify=tls_verification(webdav),
-                            timeout=httpx.Timeout(webdav.timeout_s, connect=min(webdav.timeout_s, 10.0)))
+                            timeout=http_timeout(webdav))
 
-    def _library(self, library_id: int, place: NextcloudPlace, tags: NextcloudTags, report: WritebackReport,
+    def _library(self, library_id: int, place: NextcloudLocation, tags: NextcloudTags, report: WritebackReport,
                  retry_failed: bool, dry_run: bool) -> None:
         folder_ids: dict[str, dict[str, int]] = {}
-        after = 0
-        while True:
-            with self.sessions() as session:
-                photos = photos_to_write(session, library_id, after)
-                if not photos:
-                    break
-                after = photos[-1].id
-                items = {i.photo_id: i for i in session.scalars(
-                    select(NextcloudTagItem).where(NextcloudTagItem.photo_id.in_([p.id for p in photos])))}
-                try:
-                    for photo in photos:
-                        self._one(session, place, tags, folder_ids, photo, items.get(photo.id), report,
-                                  retry_failed, dry_run)
-                finally:
-                    if not dry_run:
-                        session.commit()  # what was done before the server went away is kept
+        for session, photos, items in pages_with_items(self.sessions, library_id, NextcloudTagItem):
+            try:
+                for photo in photos:
+                    self._one(session, place, tags, folder_ids, photo, items.get(photo.id), report,
+                              retry_failed, dry_run)
+            finally:
+                if not dry_run:
+                    session.commit()  # what was done before the server went away is kept
 
-    def _one(self, session: Session, place: NextcloudPlace, tags: NextcloudTags,
+    def _one(self, session: Session, place: NextcloudLocation, tags: NextcloudTags,
              folder_ids: dict[str, dict[str, int]], photo: Photo, item: NextcloudTagItem | None,
              report: WritebackReport, retry_failed: bool, dry_run: bool) -> None:
         wanted = wanted_tags(photo, self.settings.tags.mapping)
@@ -167,7 +139,7 @@ class NextcloudTagJob:
             report.counts["tags missing"] += 1
 
     @staticmethod
-    def _file_id(place: NextcloudPlace, tags: NextcloudTags, folder_ids: dict[str, dict[str, int]],
+    def _file_id(place: NextcloudLocation, tags: NextcloudTags, folder_ids: dict[str, dict[str, int]],
                  photo: Photo) -> int:
         if photo.remote_id and photo.remote_id.isdigit():
             return int(photo.remote_id)

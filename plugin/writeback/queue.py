@@ -13,10 +13,11 @@ import hashlib
 import json
 import time
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 from sqlalchemy import func, select
@@ -25,7 +26,7 @@ from webdav4.client import HTTPError
 
 from plugin.config import Settings
 from plugin.sources.webdav import SourceUnavailable, describe_failure, open_webdav
-from plugin.store.models import Library, Photo, WritebackItem, readable_in_library, utcnow
+from plugin.store.models import Library, NextcloudTagItem, Photo, WritebackItem, readable_in_library, utcnow
 from plugin.trash import UnsafePath
 from plugin.writeback.content import photos_to_write, sidecar_content
 from plugin.writeback.targets import LocalSidecars, RemoteSidecars, SidecarTarget
@@ -55,6 +56,25 @@ def content_digest(content: SidecarContent, naming: str, relpath: str) -> str:
     payload = json.dumps({"content": asdict(content), "naming": naming, "relpath": relpath,
                           "format": SIDECAR_FORMAT}, sort_keys=True, default=list)
     return hashlib.sha256(payload.encode()).hexdigest()
+
+
+Item = TypeVar("Item", WritebackItem, NextcloudTagItem)
+
+
+def pages_with_items(sessions: sessionmaker[Session], library_id: int,
+                     model: type[Item]) -> Iterator[tuple[Session, list[Photo], dict[int, Item]]]:
+    """The library's photos to write back, a page at a time, each with its ``model`` row (what was written
+    last, keyed by photo id) and the open session of that page (the caller commits)."""
+    after = 0
+    while True:
+        with sessions() as session:
+            photos = photos_to_write(session, library_id, after)
+            if not photos:
+                return
+            after = photos[-1].id
+            items = {i.photo_id: i for i in session.scalars(
+                select(model).where(model.photo_id.in_([p.id for p in photos])))}
+            yield session, photos, items
 
 
 def retry_due(attempts: int, failed_at: datetime, now: datetime) -> bool:
@@ -93,19 +113,11 @@ class WritebackJob:
 
     def _library(self, library_id: int, target: SidecarTarget, report: WritebackReport, retry_failed: bool,
                  dry_run: bool) -> None:
-        after = 0
-        while True:
-            with self.sessions() as session:
-                photos = photos_to_write(session, library_id, after)
-                if not photos:
-                    break
-                after = photos[-1].id
-                items = {i.photo_id: i for i in session.scalars(
-                    select(WritebackItem).where(WritebackItem.photo_id.in_([p.id for p in photos])))}
-                for photo in photos:
-                    self._one(session, target, photo, items.get(photo.id), report, retry_failed, dry_run)
-                if not dry_run:
-                    session.commit()
+        for session, photos, items in pages_with_items(self.sessions, library_id, WritebackItem):
+            for photo in photos:
+                self._one(session, target, photo, items.get(photo.id), report, retry_failed, dry_run)
+            if not dry_run:
+                session.commit()
 
     def _one(self, session: Session, target: SidecarTarget, photo: Photo, item: WritebackItem | None,
              report: WritebackReport, retry_failed: bool, dry_run: bool) -> None:

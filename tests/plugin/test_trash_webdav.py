@@ -15,10 +15,10 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from plugin.config import Settings, load_settings
 from plugin.scan import Scanner
+from plugin.sources.nextcloud import NextcloudLocation
 from plugin.store.db import open_database
 from plugin.store.models import Photo, TrashEntry
 from plugin.trash import TrashBin
-from plugin.trash_files import NextcloudLocation
 from tests.support.davserver import PASSWORD, USER, DavServer, wsgidav_app
 from tests.support.nextcloud import NextcloudApp, nextcloud_app
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -92,3 +93,27 @@ def ui(make_ui: Callable[..., UI]) -> UI:
 def logged_in(ui: UI) -> UI:
     assert ui.login().status_code == 302
     return ui
+
+
+def tile_ids(page: str) -> list[int]:
+    """The photo ids of a grid page or fragment, in order."""
+    return [int(v) for v in re.findall(r'<figure class="tile" data-id="(\d+)"', page)]
+
+
+def more_url(page: str) -> str | None:
+    """The infinite-scroll URL of a grid's next page, if there is one."""
+    found = re.search(r'data-more="([^"]+)"', page)
+    return html.unescape(found.group(1)) if found else None
+
+
+def walk_grid(ui: UI, url: str) -> list[int]:
+    """Every photo id of a grid, following its infinite-scroll pages to the end."""
+    response = ui.client.get(url)
+    assert response.status_code == 200, url
+    ids, more = tile_ids(response.text), more_url(response.text)
+    while more:
+        response = ui.client.get(more)
+        assert response.status_code == 200, more
+        assert "<html" not in response.text  # a fragment to append, not a page
+        ids, more = ids + tile_ids(response.text), more_url(response.text)
+    return ids

@@ -13,27 +13,11 @@ import pytest
 from sqlalchemy import func, select
 
 from plugin.store.models import Album, AlbumPhoto, Favorite, Photo
-from tests.webui.conftest import UI
-
-
-def _ids(page: str) -> list[int]:
-    return [int(v) for v in re.findall(r'<figure class="tile" data-id="(\d+)"', page)]
+from tests.webui.conftest import UI, tile_ids, walk_grid
 
 
 def _flashes(page: str) -> list[str]:
     return [html.unescape(m) for m in re.findall(r'<p class="flash[^"]*">([^<]*)</p>', page)]
-
-
-def _walk(ui: UI, url: str) -> list[int]:
-    """Every photo id of a grid, following its infinite-scroll pages to the end."""
-    response = ui.client.get(url)
-    assert response.status_code == 200, url
-    ids = _ids(response.text)
-    while more := re.search(r'data-more="([^"]+)"', response.text):
-        response = ui.client.get(html.unescape(more.group(1)))
-        assert response.status_code == 200 and "<html" not in response.text
-        ids += _ids(response.text)
-    return ids
 
 
 def _form(ui: UI, url: str, **data: Any) -> Any:
@@ -121,7 +105,7 @@ def test_a_photo_page_adds_to_a_new_or_an_existing_album_and_hearts_it(logged_in
     # THEN the photo is hearted once, its page shows the heart on, and Favourites shows it
     assert _count(ui, Favorite) == 1 and 'aria-pressed="true"' in page.text
     assert 'href="/albums/favourites">♥ Favourites</a>' in page.text
-    assert _walk(ui, "/albums/favourites") == [sharp]
+    assert walk_grid(ui, "/albums/favourites") == [sharp]
     assert re.search(r'data-album="favourites".*?1 photo<', ui.client.get("/albums/").text, re.S)
     # WHEN the heart is taken off
     _form(ui, f"/albums/photo/{sharp}/favorite", favorite="0")
@@ -157,7 +141,7 @@ def test_the_grids_selection_adds_to_an_album_through_json(logged_in: UI) -> Non
     # THEN the chooser's list has the album on top with its count, and the album's grid shows all three
     listed = ui.client.get("/api/albums").json
     assert listed["albums"][0] == {**album, "count": 3} and listed["favorites"]["count"] == 0
-    assert sorted(_walk(ui, album["url"])) == sorted(ids)
+    assert sorted(walk_grid(ui, album["url"])) == sorted(ids)
     # AND bad requests are refused with a reason
     assert ui.post_json("/api/albums", {"name": "", "photo_ids": ids}).json["error"] == "name_empty"
     assert ui.post_json("/api/albums/999/add", {"photo_ids": ids}).status_code == 404
@@ -185,9 +169,9 @@ def test_an_album_is_renamed_emptied_and_deleted_without_touching_a_photo(make_u
     ui.post_json("/api/albums", {"name": "Kids"})
     # THEN its page pages through all of them, newest taken first (undated last), ten at a time
     page = ui.client.get(album["url"])
-    assert 'id="album-count">14<' in page.text and len(_ids(page.text)) == 10
+    assert 'id="album-count">14<' in page.text and len(tile_ids(page.text)) == 10
     newest_first = sorted(ids, key=lambda pid: (taken[pid] is not None, taken[pid] or datetime.min, pid), reverse=True)
-    assert _walk(ui, album["url"]) == newest_first
+    assert walk_grid(ui, album["url"]) == newest_first
     # AND its selection bar takes photos out of this album
     assert f'data-album-id="{album["id"]}"' in page.text and 'data-bulk="remove"' in page.text
 
@@ -233,7 +217,7 @@ def test_an_album_shows_only_photos_in_the_library_and_a_trashed_photo_page_offe
     # WHEN one of its photos is trashed from the review
     assert ui.post_json("/api/decisions", {"photo_ids": [dark], "decision": "trash"}).json["done"] == [dark]
     # THEN the album shows the other only, but keeps the trashed one for when it is restored
-    assert _walk(ui, album["url"]) == [sharp] and _members(ui, album["id"]) == {sharp, dark}
+    assert walk_grid(ui, album["url"]) == [sharp] and _members(ui, album["id"]) == {sharp, dark}
     assert re.search(rf'data-album="{album["id"]}".*?1 photo<', ui.client.get("/albums/").text, re.S)
     # AND the trashed photo's page offers no heart nor album, but still says where it belongs
     page = ui.client.get(f"/photos/{dark}").text
@@ -242,7 +226,7 @@ def test_an_album_shows_only_photos_in_the_library_and_a_trashed_photo_page_offe
     assert ui.post_json("/api/favorites", {"photo_ids": [dark]}).json["skipped"] == {str(dark): "not_in_library"}
     # WHEN it is restored (Undo)
     ui.post_json("/api/undo", {"photo_ids": [dark]})
-    assert sorted(_walk(ui, album["url"])) == sorted([sharp, dark])
+    assert sorted(walk_grid(ui, album["url"])) == sorted([sharp, dark])
 
 
 @pytest.mark.parametrize(("url", "body"), [

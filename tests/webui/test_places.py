@@ -14,7 +14,7 @@ from sqlalchemy import select
 from plugin.places.service import compute_events
 from plugin.store.models import Event, Photo
 from tests.conftest import PhotoFactory
-from tests.webui.conftest import UI
+from tests.webui.conftest import UI, more_url, tile_ids, walk_grid
 
 PARIS = {1: "N", 2: (48.0, 51.0, 24.0), 3: "E", 4: (2.0, 21.0, 7.0)}
 LISBON = {1: "N", 2: (38.0, 42.0, 50.0), 3: "W", 4: (9.0, 8.0, 22.0)}
@@ -46,27 +46,6 @@ def places_ui(make_ui: Callable[..., UI], tmp_path: Path) -> UI:
     return ui
 
 
-def _ids(page: str) -> list[int]:
-    return [int(v) for v in re.findall(r'<figure class="tile" data-id="(\d+)"', page)]
-
-
-def _more(page: str) -> str | None:
-    found = re.search(r'data-more="([^"]+)"', page)
-    return html.unescape(found.group(1)) if found else None
-
-
-def _walk(ui: UI, url: str) -> list[int]:
-    """Every photo id of a grid, following its infinite-scroll pages to the end."""
-    response = ui.client.get(url)
-    assert response.status_code == 200, url
-    ids, more = _ids(response.text), _more(response.text)
-    while more:
-        response = ui.client.get(more)
-        assert response.status_code == 200, more
-        ids, more = ids + _ids(response.text), _more(response.text)
-    return ids
-
-
 def _links(page: str) -> dict[str, str]:
     """Card title -> its link."""
     cards = re.findall(r'<figure class="tile person-card place-card">(.*?)</figure>', page, re.S)
@@ -90,7 +69,7 @@ def test_places_go_from_countries_to_cities_to_a_citys_photos(places_ui: UI) -> 
     paris = ui.client.get(_links(france.text)["Paris, Île-de-France"])
     # THEN Paris shows its two photos, newest first
     assert paris.status_code == 200 and "Île-de-France" in paris.text
-    assert _ids(paris.text) == [ui.photo_id("paris2.jpg"), ui.photo_id("paris1.jpg")]
+    assert tile_ids(paris.text) == [ui.photo_id("paris2.jpg"), ui.photo_id("paris1.jpg")]
     # AND places nobody has been to are not found
     assert ui.client.get("/places/XX/").status_code == 404
     assert ui.client.get("/places/FR/city?name=Lyon&region=Auvergne-Rh%C3%B4ne-Alpes").status_code == 404
@@ -109,7 +88,7 @@ def test_a_citys_grid_pages_through_all_its_photos_newest_first(places_ui: UI) -
         session.commit()
         extra_ids = [p.id for p in extra]
     # WHEN its grid is walked page by page (10 a page)
-    ids = _walk(ui, "/places/PT/city?name=Lisbon&region=Lisbon")
+    ids = walk_grid(ui, "/places/PT/city?name=Lisbon&region=Lisbon")
     # THEN every photo comes once, newest first (ties by id, newest first too)
     newest_first = sorted(extra_ids, key=lambda pid: (-(extra_ids.index(pid) // 2), -pid))
     assert ids == [*newest_first, ui.photo_id("lisbon.jpg")]
@@ -128,7 +107,7 @@ def test_events_are_listed_newest_first_and_each_shows_its_photos(places_ui: UI)
     # AND an event's page shows its photos in the order they were taken
     paris = ui.client.get(links["12 Aug 2023, Paris"])
     assert paris.status_code == 200 and "12 Aug 2023, Paris" in paris.text
-    assert _ids(paris.text) == [ui.photo_id("paris1.jpg"), ui.photo_id("paris2.jpg")]
+    assert tile_ids(paris.text) == [ui.photo_id("paris1.jpg"), ui.photo_id("paris2.jpg")]
     assert ui.client.get("/events/999999").status_code == 404
 
 
@@ -143,11 +122,11 @@ def test_the_event_list_pages_through_many_events(places_ui: UI) -> None:
     compute_events(ui.sessions, ui.settings.places)
     # WHEN the list is scrolled to its end
     response = ui.client.get("/events/")
-    titles, more = list(_links(response.text)), _more(response.text)
+    titles, more = list(_links(response.text)), more_url(response.text)
     while more:
         response = ui.client.get(more)
         assert response.status_code == 200 and "<html" not in response.text
-        titles, more = titles + list(_links(response.text)), _more(response.text)
+        titles, more = titles + list(_links(response.text)), more_url(response.text)
     # THEN every event comes once, newest first
     assert len(titles) == 25 and titles[:2] == ["19 Aug 2023, Lisbon", "12 Aug 2023, Paris"]
     assert titles[2] == "23 Jan 2022" and titles[-1] == "1 Jan 2022"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import html
 import re
 import shutil
 from collections.abc import Callable
@@ -14,7 +13,7 @@ import pytest
 from sqlalchemy import delete, select
 
 from plugin.store.models import Analysis, Photo, PhotoTag
-from tests.webui.conftest import UI
+from tests.webui.conftest import UI, tile_ids, walk_grid
 
 # Real COCO photos ($PICCL_TESTDATA/objects_coco_mini/train2017), with what their labels.csv says is in them.
 KITCHEN = "000000535506.jpg"  # a person, a microwave, a bottle, 14 books
@@ -26,28 +25,6 @@ def _no_models(tmp_path: Path) -> dict[str, Any]:
     empty = tmp_path / "no-models"
     empty.mkdir(exist_ok=True)
     return {"models_dir": empty, "inference": {"download": False}}
-
-
-def _ids(page: str) -> list[int]:
-    return [int(v) for v in re.findall(r'<figure class="tile" data-id="(\d+)"', page)]
-
-
-def _more(page: str) -> str | None:
-    found = re.search(r'data-more="([^"]+)"', page)
-    return html.unescape(found.group(1)) if found else None
-
-
-def _walk(ui: UI, url: str) -> list[int]:
-    """Every photo id of a grid, following its infinite-scroll pages to the end."""
-    response = ui.client.get(url)
-    assert response.status_code == 200, url
-    ids, more = _ids(response.text), _more(response.text)
-    while more:
-        response = ui.client.get(more)
-        assert response.status_code == 200, more
-        assert "<html" not in response.text  # a fragment to append, not a page
-        ids, more = ids + _ids(response.text), _more(response.text)
-    return ids
 
 
 def _add_photos(ui: UI, folder: str, count: int, tags: Callable[[int], list[tuple[str, str]]] = lambda i: [],
@@ -132,18 +109,18 @@ def test_tag_browser_counts_and_grids_real_detections(coco_ui: UI) -> None:
     assert index.index('href="/tags/people?kind=scene"') < index.index('href="/tags/cat?kind=object"')
     assert re.search(rf'href="/tags/cat\?kind=object">cat <span class="count">{cats}</span>', index)
     # WHEN a tag is opened THEN its grid has the photos with that tag only
-    animals = _walk(coco_ui, "/tags/animal?kind=piccl")
+    animals = walk_grid(coco_ui, "/tags/animal?kind=piccl")
     assert cat in animals and kitchen not in animals
-    assert kitchen in _walk(coco_ui, "/tags/microwave?kind=object")
+    assert kitchen in walk_grid(coco_ui, "/tags/microwave?kind=object")
     # AND a tag's kind is found when not given; a tag that is no tag of that kind is a 404
-    assert cat in _walk(coco_ui, "/tags/cat")
+    assert cat in walk_grid(coco_ui, "/tags/cat")
     assert coco_ui.client.get("/tags/cat?kind=scene").status_code == 404
     assert coco_ui.client.get("/tags/unicorn").status_code == 404
     # AND the library's folder grid filters by tag
     coco = "/library/1/folders?folder=coco"
-    assert set(_ids(coco_ui.client.get(coco).text)) == {kitchen, cat}
-    assert _ids(coco_ui.client.get(coco + "&tag=animal").text) == [cat]
-    assert _ids(coco_ui.client.get(coco + "&tag=object:microwave").text) == [kitchen]
+    assert set(tile_ids(coco_ui.client.get(coco).text)) == {kitchen, cat}
+    assert tile_ids(coco_ui.client.get(coco + "&tag=animal").text) == [cat]
+    assert tile_ids(coco_ui.client.get(coco + "&tag=object:microwave").text) == [kitchen]
 
 
 def test_without_models_the_page_says_not_installed(make_ui: Callable[..., UI], tmp_path: Path) -> None:
@@ -197,8 +174,8 @@ def test_tag_grid_is_newest_first_and_pages_to_the_end(bare_ui: UI) -> None:
     expected.append(ids[7])  # the undated one comes last
     # WHEN the tag's page is opened and scrolled to the end (10 a page)
     first = bare_ui.client.get("/tags/landscape?kind=scene")
-    assert len(_ids(first.text)) == 10 and "/tags/landscape/tiles?kind=scene&amp;cursor=" in first.text
-    shown = _walk(bare_ui, "/tags/landscape?kind=scene")
+    assert len(tile_ids(first.text)) == 10 and "/tags/landscape/tiles?kind=scene&amp;cursor=" in first.text
+    shown = walk_grid(bare_ui, "/tags/landscape?kind=scene")
     # THEN every photo comes once, newest first (ties by id), none trashed or gone
     assert shown == expected
     assert not set(hidden) & set(shown)
@@ -215,15 +192,15 @@ def test_folder_grid_filters_by_tag(bare_ui: UI) -> None:
     many = _add_photos(bare_ui, "many", 25, tags=lambda i: [("object", "dog"), ("piccl", "animal")] if i % 2 else [])
     # WHEN the folder is filtered THEN only its photos with that tag are in the grid
     page = bare_ui.client.get("/library/1/folders?folder=2024&tag=person")
-    assert page.status_code == 200 and _ids(page.text) == [sharp]
+    assert page.status_code == 200 and tile_ids(page.text) == [sharp]
     assert '<option value="person" selected>' in page.text
-    assert _ids(bare_ui.client.get("/library/1/folders?folder=2024&tag=scene:landscape").text) == [blurry]
+    assert tile_ids(bare_ui.client.get("/library/1/folders?folder=2024&tag=scene:landscape").text) == [blurry]
     nothing = bare_ui.client.get("/library/1/folders?folder=2024&tag=object:dog").text
-    assert _ids(nothing) == [] and "No photos tagged dog in this folder." in nothing
-    assert len(_ids(bare_ui.client.get("/library/1/folders?folder=2024").text)) == 3
+    assert tile_ids(nothing) == [] and "No photos tagged dog in this folder." in nothing
+    assert len(tile_ids(bare_ui.client.get("/library/1/folders?folder=2024").text)) == 3
     # AND the filter pages like the grid it filters, and follows into subfolders
-    assert _walk(bare_ui, "/library/1/folders?folder=many&tag=object:dog") == many[1::2]
-    assert _walk(bare_ui, "/library/1/folders?folder=many&tag=dog") == many[1::2]
+    assert walk_grid(bare_ui, "/library/1/folders?folder=many&tag=object:dog") == many[1::2]
+    assert walk_grid(bare_ui, "/library/1/folders?folder=many&tag=dog") == many[1::2]
     root = bare_ui.client.get("/library/1/folders?tag=person").text
     assert "/library/1/folders?folder=2024&amp;tag=person" in root
     # AND a tag that is none is a 404, not an unfiltered grid
