@@ -5,15 +5,12 @@ from __future__ import annotations
 
 import logging
 import sys
-import threading
-from collections import Counter
 from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 
 import click
 from rich.console import Console
-from rich.logging import RichHandler
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -27,6 +24,7 @@ from sqlalchemy import func, select
 
 from plugin import __version__
 from plugin.config import ConfigError, Settings, load_settings
+from plugin.logs import configure_logging
 from plugin.scan import Scanner, ScanSummary
 from plugin.sources.webdav import SourceUnavailable
 from plugin.store.db import open_database
@@ -39,9 +37,12 @@ console = Console(stderr=True)
 
 def _settings(ctx: click.Context, **overrides: Any) -> Settings:
     try:
-        return load_settings(ctx.obj.get("config"), **overrides)
+        settings = load_settings(ctx.obj.get("config"), **overrides)
     except ConfigError as exc:
         raise click.ClickException(str(exc)) from None
+    service = settings.service
+    configure_logging("DEBUG" if ctx.obj.get("verbose") else service.log_level, service.log_format, console)
+    return settings
 
 
 @click.group()
@@ -52,17 +53,9 @@ def _settings(ctx: click.Context, **overrides: Any) -> Settings:
 @click.pass_context
 def cli(ctx: click.Context, config: Path | None, verbose: bool) -> None:
     """piccl: a photo sieve for your own library."""
-    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, format="%(message)s",
-                        handlers=[RichHandler(console=console, show_path=False)])
-    # Pillow logs decoder complaints about broken files; piccl records those per photo instead.
-    logging.getLogger("PIL").setLevel(logging.CRITICAL)
-    logging.getLogger("alembic").setLevel(logging.WARNING)
-    # One line per HTTP request of a WebDAV library is noise; failures are reported by piccl itself.
-    logging.getLogger("httpx").setLevel(logging.WARNING)
-    # The watcher's settle check runs every second; APScheduler would log each run, and each run it
-    # skips while a long scan holds the previous one (by design: coalesced).
-    logging.getLogger("apscheduler").setLevel(logging.ERROR)
-    ctx.obj = {"config": config}
+    # Until the settings are read (they may set the level and format); each command reads them first.
+    configure_logging("DEBUG" if verbose else "INFO", "auto", console)
+    ctx.obj = {"config": config, "verbose": verbose}
 
 
 def _library_overrides(paths: tuple[str, ...]) -> dict[str, Any]:
@@ -191,28 +184,17 @@ def scan(ctx: click.Context, paths: tuple[str, ...], retry_errors: bool, workers
         raise click.ClickException("not scanned: " + "; ".join(unavailable))
 
 
-def _counts(counter: Counter[str]) -> str:
-    return ", ".join(f"{reason} {n}" for reason, n in counter.most_common()) or "none"
-
-
-def _watch(settings: Settings, initial_scan: bool) -> None:
-    from plugin.watch import Watcher
-
+def _watch_settings(settings: Settings) -> Settings:
     if not settings.library:
         raise click.ClickException("no library given: `piccl watch PATH` or set PICCL_LIBRARY")
-    sessions = open_database(settings.resolved_database_url)
-    watcher = Watcher(
-        Scanner(settings, sessions), settings.library, polling=settings.watch_polling,
-        poll_interval_s=settings.watch_poll_interval_s, settle_s=settings.watch_settle_s,
-        rescan_interval_min=settings.rescan_interval_min, trash_dir_name=settings.trash_dir_name,
-        on_scan=lambda s: logging.getLogger("piccl").info(
-            "%s: %d new, %d changed, %d moved, %d gone; errors: %s; flagged: %s", s.library, s.new, s.changed,
-            s.moved, s.gone, _counts(s.errors), _counts(s.flagged)),
-    )
-    try:
-        watcher.run(initial_scan=initial_scan)
-    except (KeyboardInterrupt, SystemExit):
-        watcher.stop()
+    return settings
+
+
+def _run_service(settings: Settings, *, web: bool, watch: bool) -> None:
+    from plugin.service import run_service
+
+    if not run_service(settings, web=web, watch=watch):
+        sys.exit(1)
 
 
 @cli.command()
@@ -224,28 +206,12 @@ def watch(ctx: click.Context, paths: tuple[str, ...], polling: bool | None) -> N
     overrides = _library_overrides(paths)
     if polling:
         overrides["watch_polling"] = True
-    _watch(_settings(ctx, **overrides), initial_scan=True)
+    _run_service(_watch_settings(_settings(ctx, **overrides)), web=False, watch=True)
 
 
 def _ui_overrides(settings: Settings, host: str | None, port: int | None) -> Settings:
     update = {k: v for k, v in (("host", host), ("port", port)) if v is not None}
     return settings.model_copy(update={"ui": settings.ui.model_copy(update=update)}) if update else settings
-
-
-def _web_server(settings: Settings) -> Any:
-    """The review UI on waitress (a production WSGI server), bound but not yet serving."""
-    from waitress import create_server
-
-    from webui import create_app
-
-    app = create_app(settings)
-    server = create_server(app, host=settings.ui.host, port=settings.ui.port, threads=settings.ui_threads,
-                           ident="piccl", clear_untrusted_proxy_headers=True)
-    log = logging.getLogger("piccl")
-    log.info("review UI on http://%s:%d/", settings.ui.host, settings.ui.port)
-    if not settings.ui.login_required:
-        log.warning("login is turned off (ui.login_required=false): anyone who reaches this port can trash photos")
-    return server
 
 
 @cli.command()
@@ -254,14 +220,7 @@ def _web_server(settings: Settings) -> Any:
 @click.pass_context
 def serve(ctx: click.Context, host: str | None, port: int | None) -> None:
     """Serve the review UI: go through recommendations, keep or trash, undo."""
-    settings = _ui_overrides(_settings(ctx), host, port)
-    server = _web_server(settings)
-    try:
-        server.run()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server.close()
+    _run_service(_ui_overrides(_settings(ctx), host, port), web=True, watch=False)
 
 
 @cli.command()
@@ -270,15 +229,13 @@ def serve(ctx: click.Context, host: str | None, port: int | None) -> None:
 @click.option("--port", type=int, default=None, help="Port of the review UI.")
 @click.pass_context
 def run(ctx: click.Context, paths: tuple[str, ...], host: str | None, port: int | None) -> None:
-    """The container's main job: serve the review UI, scan, then keep watching."""
+    """The container's main job: the review UI, the watcher, the scheduler and the analysis, supervised.
+
+    Stops cleanly on SIGTERM; /healthz says whether each part runs."""
     settings = _ui_overrides(_settings(ctx, **_library_overrides(paths)), host, port)
-    server = _web_server(settings)
-    thread = threading.Thread(target=server.run, name="piccl-web", daemon=True)
-    thread.start()
-    try:
-        _watch(settings, initial_scan=True)
-    finally:
-        server.close()
+    if not settings.library:
+        logging.getLogger("piccl").warning("no library given (PICCL_LIBRARY): serving the review UI only")
+    _run_service(settings, web=True, watch=bool(settings.library))
 
 
 @cli.command()
@@ -483,6 +440,25 @@ def models_verify(ctx: click.Context) -> None:
 def models_fetch(ctx: click.Context) -> None:
     """Download missing (or corrupt cached) models into <data_dir>/models, checked by sha256."""
     _check_models(ctx, fetch=True)
+
+
+@cli.command("settings")
+@click.option("--changed", is_flag=True, help="Only the settings that differ from their defaults.")
+@click.pass_context
+def settings_command(ctx: click.Context, changed: bool) -> None:
+    """Every setting: its environment variable, the value in effect (passwords hidden) and its default."""
+    from plugin.config_reference import current_values, sections
+
+    values = current_values(_settings(ctx))
+    table = Table(box=None, show_header=True, header_style="bold")
+    for column in ("environment variable", "value", "default"):
+        table.add_column(column, overflow="fold")
+    for section in sections():
+        for row in section.rows:
+            value = values.get(row.key, "")
+            if not changed or value != row.default:
+                table.add_row(row.env, value, "" if value == row.default else row.default)
+    Console().print(table)
 
 
 def _add_commands() -> None:

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     NoDecode,
@@ -85,6 +85,26 @@ class WorkerSettings(_Strict):
     max_tasks_per_worker: int = Field(500, ge=1, description="Recycle a worker process after this many "
                                       "photos, which bounds memory held by decoders.")
     commit_every: int = Field(50, ge=1, le=5000, description="Photos written to the database per transaction.")
+    stop_grace_s: float = Field(
+        4.0, ge=0, le=60, description="On stop (SIGTERM), seconds photos already being analysed get to finish "
+        "and be stored; the rest are read at the next start. Keep it under the container's stop timeout.")
+
+
+class ServiceSettings(_Strict):
+    max_restarts: int = Field(5, ge=0, le=100, description="A part of 'piccl run' (web server, watcher, scheduler, "
+                              "analysis) that stops is restarted at most this many times in 'restart_window_min'; "
+                              "after that it stays stopped and /healthz answers 503.")
+    restart_window_min: float = Field(10.0, gt=0, description="The window over which restarts are counted.")
+    check_interval_s: float = Field(2.0, gt=0, le=60, description="How often the supervisor looks at its parts.")
+    stop_timeout_s: float = Field(
+        8.0, gt=0, le=300, description="On SIGTERM, seconds piccl takes at most to store what it has and exit. "
+        "Docker kills a container 10 s after 'docker stop' unless its stop_grace_period says otherwise.")
+    log_format: Literal["auto", "plain", "pretty"] = Field(
+        "auto", description="'plain': one line per event with time, level and source (for 'docker logs'); "
+        "'pretty': coloured for a terminal; 'auto': pretty on a terminal, plain otherwise.")
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
+        "INFO", description="Least important level logged ('piccl -v' is DEBUG). Error tracebacks are logged in "
+        "full at DEBUG only; otherwise an error is one line.")
 
 
 class InferenceSettings(_Strict):
@@ -349,6 +369,10 @@ class Settings(BaseSettings):
     trash_retention_days: float = Field(
         30.0, ge=0, description="'Empty trash' deletes for good only photos trashed at least this many days ago, "
         "unless the user asks for all of it.")
+    trash_auto_empty: bool = Field(
+        True, description="While 'piccl run' or 'piccl watch' runs, delete for good once a day the photos trashed "
+        "more than 'trash_retention_days' ago, as Immich and phone galleries do. Off: the trash keeps everything "
+        "until you empty it in the UI. Nextcloud's trash bin keeps its own retention either way.")
     password: SecretStr | None = Field(None, description="The household account's password. Set on each start "
                                        "when given; else set in the browser on first visit.")
     password_file: Path | None = Field(None, description="File holding the password (a Docker secret); "
@@ -365,6 +389,8 @@ class Settings(BaseSettings):
     xmp: XmpSettings = Field(default_factory=XmpSettings, description="XMP sidecars (piccl writeback).")
     places: PlaceSettings = Field(default_factory=PlaceSettings, description="Places (offline reverse geocoding) "
                                   "and events.")
+    service: ServiceSettings = Field(default_factory=ServiceSettings, description="'piccl run': supervision of its "
+                                     "parts, stopping, logs.")
 
     @field_validator("library", mode="before")
     @classmethod
@@ -392,6 +418,15 @@ class Settings(BaseSettings):
             raise ValueError("must be a single folder name")
         return value
 
+    @model_validator(mode="after")
+    def _stopping_and_emptying_fit(self) -> Settings:
+        if self.trash_auto_empty and self.trash_retention_days < 1:
+            # A photo trashed by a slip of the thumb would be gone for good at the next daily run.
+            raise ValueError("trash_auto_empty needs trash_retention_days of 1 or more (or turn trash_auto_empty off)")
+        if self.workers.stop_grace_s + 2 > self.service.stop_timeout_s:
+            raise ValueError("workers.stop_grace_s must leave service.stop_timeout_s 2 s to store and close")
+        return self
+
     @property
     def resolved_database_url(self) -> str:
         if self.database_url:
@@ -399,9 +434,13 @@ class Settings(BaseSettings):
         return f"sqlite:///{(self.data_dir / 'piccl.sqlite3').resolve()}"
 
     def household_password(self) -> str | None:
-        """The password from ``password`` or ``password_file``, or None when neither is given."""
-        if self.password is not None:
-            return self.password.get_secret_value() or None
+        """The password from ``password`` or ``password_file``, or None when neither is given.
+
+        An empty ``password`` counts as not given: compose files pass ``PICCL_PASSWORD: ${PICCL_PASSWORD:-}``,
+        which must not hide a ``password_file`` (a Docker secret) set beside it.
+        """
+        if self.password is not None and self.password.get_secret_value():
+            return self.password.get_secret_value()
         if self.password_file is not None:
             try:
                 return self.password_file.read_text(encoding="utf-8").strip() or None
@@ -485,7 +524,17 @@ def split_libraries(value: str) -> list[str]:
 _CONFIG_FILE: ContextVar[str | None] = ContextVar("piccl_config_file", default=None)
 
 # Environment variables that piccl reads but that are not settings.
-_NON_SETTING_ENV = {"PICCL_CONFIG", "PICCL_TESTDATA", "PICCL_TEST_POSTGRES_URL"}
+_NON_SETTING_ENV = {"PICCL_CONFIG", "PICCL_TESTDATA", "PICCL_TEST_POSTGRES_URL", "PICCL_TEST_DATABASE"}
+
+
+def safe_database_url(url: str) -> str:
+    """A database URL fit to print: its password as ``***``."""
+    from sqlalchemy.engine import make_url
+
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:  # an unparsable URL may hold anything, a password included
+        return "(unparsable database URL)"
 
 
 class ConfigError(ValueError):
@@ -514,7 +563,8 @@ def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings
             if err["type"] == "extra_forbidden":
                 lines.append(f"  {key}: unknown setting")
             else:
-                secret = "password" in key or key.startswith("library")  # may carry a password: never echoed
+                # May carry a password: never echoed (a top-level error's input is every setting given).
+                secret = not err["loc"] or "password" in key or key.startswith(("library", "database_url"))
                 lines.append(f"  {key}: {err['msg']}" + ("" if secret else f" (got {err.get('input')!r})"))
         raise ConfigError("invalid configuration:\n" + "\n".join(lines)) from None
     finally:

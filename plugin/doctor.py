@@ -13,7 +13,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import func, select, text
 
 from models.fetch import ModelState, load_manifest, locate
-from plugin.config import ConfigError, Settings
+from plugin.config import ConfigError, Settings, safe_database_url
 from plugin.inference.models import model_search_dirs, resolve_face_models, runtime_options
 from plugin.inference.runtime import choose_providers
 from plugin.store.db import alembic_config, make_engine
@@ -126,22 +126,14 @@ def _check_database(settings: Settings) -> list[Check]:
             mode = conn.execute(text("PRAGMA journal_mode")).scalar() if engine.dialect.name == "sqlite" else ""
         engine.dispose()
     except Exception as exc:
-        return [Check("database", "fail", f"{_safe_url(url)}: {type(exc).__name__}: {exc}")]
+        return [Check("database", "fail", f"{safe_database_url(url)}: {type(exc).__name__}: {exc}")]
     extra = f", journal {mode}" if mode else ""
     if revision is None:
-        return [Check("database", "ok", f"{_safe_url(url)}: empty; the first scan creates the schema ({head})")]
+        return [Check("database", "ok", f"{safe_database_url(url)}: empty; the first scan creates the schema ({head})")]
     if revision != head:
-        return [Check("database", "warn", f"{_safe_url(url)}: schema {revision}, the next scan migrates it to {head}")]
-    return [Check("database", "ok", f"{_safe_url(url)}: schema {revision}, {photos} photos{extra}")]
-
-
-def _safe_url(url: str) -> str:
-    from sqlalchemy.engine import make_url
-
-    try:
-        return make_url(url).render_as_string(hide_password=True)
-    except Exception:
-        return "(unparsable database URL)"
+        return [Check("database", "warn",
+                      f"{safe_database_url(url)}: schema {revision}, the next scan migrates it to {head}")]
+    return [Check("database", "ok", f"{safe_database_url(url)}: schema {revision}, {photos} photos{extra}")]
 
 
 def _check_decoders() -> list[Check]:

@@ -21,10 +21,11 @@ from __future__ import annotations
 import logging
 import os
 import shutil
+import threading
 import time
 from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -67,6 +68,8 @@ _RELINK_COMMIT_EVERY = 200
 # Downloads in a row that fail with the server unreachable (each after its retries) before a scan of a
 # WebDAV library stops reading: the rest is left for the next scan instead of failing one by one.
 _UNREACHABLE_STOP = 3
+# How often a scan waiting for a download looks at its stop flag.
+_STOP_CHECK_S = 0.25
 _STOPPING = frozenset({"server_unreachable", "server_error", "no_space", "local_io"})
 
 
@@ -96,6 +99,7 @@ class ScanSummary:
     groups: dict[str, Any] = field(default_factory=dict)  # the grouping after the scan, if one ran
     seconds: float = 0.0
     unavailable: str | None = None  # the library could not be reached (set by callers that go on)
+    interrupted: bool = False  # stopped (piccl was asked to stop): what was read is stored, the rest waits
 
     @property
     def processed(self) -> int:
@@ -113,7 +117,7 @@ class ScanSummary:
             "unreadable_dirs": self.unreadable_dirs, "warnings": self.warnings, "not_read": dict(self.not_read),
             "new_faces": self.new_faces,
             "faces_assigned": self.faces_assigned, "people": self.people, "groups": self.groups,
-            "seconds": round(self.seconds, 2), "unavailable": self.unavailable,
+            "seconds": round(self.seconds, 2), "unavailable": self.unavailable, "interrupted": self.interrupted,
         }
 
 
@@ -142,6 +146,15 @@ class Scanner:
         self.wanted = analyser_versions(self.options)
         self.assigner = Assigner(settings.faces, self.options.face_models.embed_model)
         self._remote: WebDavLibrary | None = None  # the WebDAV library being scanned, if it is one
+        # Set by request_stop(): the scan in progress stores what it has read and returns.
+        self.stop_requested = threading.Event()
+        # What the scan in progress has done: (done, total), for /healthz and the logs.
+        self.progress_now: tuple[int, int] = (0, 0)
+
+    def request_stop(self) -> None:
+        """Stop the scan under way (from another thread): photos in hand get
+        ``workers.stop_grace_s`` to finish and are stored; the rest are read by the next scan."""
+        self.stop_requested.set()
 
     def scan(self, root: Path | str, only: list[Path] | None = None, retry_errors: bool = False,
              settle_s: float = 0.0) -> ScanSummary:
@@ -177,7 +190,7 @@ class Scanner:
             state = "failed"
             try:
                 self._scan_listing(library_id, listing, known, summary, retry_errors, full=only is None)
-                state = "done"
+                state = "interrupted" if summary.interrupted else "done"
             finally:
                 self._remote = None
                 if remote is not None:
@@ -191,7 +204,8 @@ class Scanner:
         # GPS to geocode: new photos, and every photo after an upgrade or a change of the place data or rules
         # (one query when there is nothing to do; never fails the scan). Events follow on the grouping's
         # schedule: recomputing them costs about a second at 100,000 photos, too much for each arrival.
-        refresh_places(self.sessions, self.settings)
+        if not summary.interrupted:
+            refresh_places(self.sessions, self.settings)
         return summary
 
     # -- listing and planning -------------------------------------------------------------------
@@ -493,7 +507,16 @@ class Scanner:
         failures_in_a_row = 0
         pending: deque[tuple[PhotoTask, Future[Path]]] = deque()
         source = iter(tasks)
-        with ThreadPoolExecutor(self.settings.webdav.parallel, thread_name_prefix="piccl-dav-get") as pool:
+        pool = ThreadPoolExecutor(self.settings.webdav.parallel, thread_name_prefix="piccl-dav-get")
+
+        def drop_pending() -> None:
+            for _, other in pending:
+                other.cancel()
+                if other.done() and not other.cancelled() and other.exception() is None:
+                    other.result().unlink(missing_ok=True)
+            pending.clear()
+
+        try:
             def fill() -> None:
                 while len(pending) < ahead and (task := next(source, None)) is not None:
                     entry = FileEntry(task.relpath, "", task.size, task.mtime_ns, task.etag, task.remote_id)
@@ -503,6 +526,13 @@ class Scanner:
             while pending:
                 task, future = pending.popleft()
                 fill()  # keep the downloads ahead whatever became of this one
+                # A download can take its timeout and retries: a stop is heard while waiting for it.
+                while not wait([future], timeout=_STOP_CHECK_S).done and not self.stop_requested.is_set():
+                    pass
+                if self.stop_requested.is_set():
+                    pending.append((task, future))
+                    drop_pending()
+                    return
                 try:
                     path = future.result()
                 except (FetchFailed, SourceUnavailable) as exc:
@@ -515,17 +545,17 @@ class Scanner:
                     failures_in_a_row = failures_in_a_row + 1 if reason in _STOPPING else 0
                     if failures_in_a_row >= _UNREACHABLE_STOP:
                         left = len(pending) + sum(1 for _ in source)
-                        for _, other in pending:
-                            other.cancel()
-                            if other.done() and not other.cancelled() and other.exception() is None:
-                                other.result().unlink(missing_ok=True)
-                        pending.clear()
+                        drop_pending()
                         summary.not_read[reason] += left
                         summary.warnings.append(f"{remote.key}: stopped reading ({exc})")
                         break
                     continue
                 failures_in_a_row = 0
                 yield replace(task, abspath=str(path))
+        finally:
+            # On a stop, downloads under way are not waited for (their files go with the fetch folder).
+            stopping = self.stop_requested.is_set()
+            pool.shutdown(wait=not stopping, cancel_futures=stopping)
         if summary.not_read:
             summary.warnings.append(f"{summary.not_read.total()} photos could not be downloaded "
                                     f"({', '.join(sorted(summary.not_read))}); the next scan reads them")
@@ -540,9 +570,12 @@ class Scanner:
         workers = max(1, min(self.settings.worker_count, total))
         runner = make_runner(self.settings.workers.kind, workers, self.options,
                              self.settings.workers.per_file_timeout_s, self.settings.workers.max_tasks_per_worker,
-                             str(_decoder_log(self.settings.data_dir)))
+                             str(_decoder_log(self.settings.data_dir)), self.settings.workers.stop_grace_s)
         batch: list[PhotoOutcome] = []
-        for done, outcome in enumerate(runner.run(tasks), start=1):
+        self.progress_now = (0, total)
+        done = 0
+        for done, outcome in enumerate(runner.run(tasks, self.stop_requested), start=1):
+            self.progress_now = (done, total)
             if self._remote is not None:
                 Path(outcome.task.abspath).unlink(missing_ok=True)  # a temporary download, read now
             batch.append(outcome)
@@ -553,6 +586,9 @@ class Scanner:
                 self.progress(done, total, outcome.task.relpath)
         if batch:
             self._store(library_id, batch, summary)
+        self.progress_now = (0, 0)
+        # Asked to stop with photos left: they are unknown or unchanged in the database, so the next scan reads them.
+        summary.interrupted = summary.interrupted or (self.stop_requested.is_set() and done < total)
 
     def _store(self, library_id: int, outcomes: list[PhotoOutcome], summary: ScanSummary) -> None:
         outcomes = [o for o in outcomes if not _vanished(o, summary)]
@@ -609,6 +645,32 @@ class Scanner:
         summary.flagged.update(tally.flagged)
         summary.new_faces += tally.new_faces
         summary.faces_assigned += tally.faces_assigned
+
+
+def clean_stale_downloads(data_dir: Path) -> int:
+    """Remove WebDAV downloads left by piccl processes that are gone (killed mid-scan), at start; how many."""
+    removed = 0
+    for folder in (data_dir / "tmp").glob("webdav-*"):
+        try:
+            pid = int(folder.name.removeprefix("webdav-"))
+        except ValueError:
+            continue
+        # Also this process's own: in a container piccl often gets the same process id at every start, and
+        # this runs before any scan of this process.
+        if pid == os.getpid() or not _running(pid):
+            shutil.rmtree(folder, ignore_errors=True)
+            removed += 1
+    return removed
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process: it exists
+        return True
+    return True
 
 
 def _decoder_log(data_dir: Path, keep_bytes: int = 5_000_000) -> Path:

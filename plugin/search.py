@@ -9,11 +9,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, func, or_, select
+from sqlalchemy import ColumnElement, Select, and_, false, func, or_, select
 from sqlalchemy.orm import Session, aliased, selectinload
 
 from plugin.inference.yolox import COCO_CLASSES
 from plugin.scenes import SCENES
+from plugin.store.db import holds_nul
 from plugin.store.models import Face, Library, Person, Photo, PhotoTag, readable_in_library
 from plugin.tagging import PICCL_TAGS
 
@@ -33,7 +34,7 @@ def tagged(tags: Sequence[str], scene: str | None = None) -> Select[tuple[Photo,
         else:
             condition &= PhotoTag.kind != "scene"
         query = query.where(select(PhotoTag.id).where(condition).exists())
-    return query.order_by(Photo.taken_at.desc(), Photo.id.desc())
+    return query.order_by(Photo.taken_at.desc().nulls_last(), Photo.id.desc())  # undated last, as SQLite does
 
 
 def find_photos(session: Session, tags: Sequence[str], scene: str | None = None,
@@ -235,7 +236,9 @@ def term_condition(term: Term, dense: bool = False, direct_files: bool = False) 
     if "tag" in term.kinds:
         tagged_ids = select(PhotoTag.photo_id).where(PhotoTag.tag == term.tag)
         options.append(tagged_ids.where(PhotoTag.photo_id == Photo.id).exists() if dense else Photo.id.in_(tagged_ids))
-    if "file" in term.kinds:
+    if "file" in term.kinds and holds_nul(term.text):
+        options.append(false())  # no path holds a NUL, and PostgreSQL refuses one in a LIKE pattern
+    elif "file" in term.kinds:
         pattern = "%" + term.text.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
         if dense or direct_files:
             options.append(func.lower(Photo.relpath).like(pattern, escape="\\"))

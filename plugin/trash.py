@@ -60,6 +60,8 @@ __all__ = ["SIDECAR_SUFFIXES", "EmptySummary", "RemoteOpener", "RestoreOutcome",
 
 log = logging.getLogger(__name__)
 
+_PROCESS_LOCK = threading.Lock()
+
 # Opens the WebDAV library at a URL (with the settings' credentials and timeouts); the caller closes it.
 RemoteOpener = Callable[[str], WebDavLibrary]
 
@@ -208,7 +210,9 @@ class TrashBin:
         self.sessions, self.trash_dir_name, self.retention_days = sessions, trash_dir_name, retention_days
         self.remote, self.webdav_trash = remote, webdav_trash
         # File moves and their records go one at a time (the UI serves requests on several threads).
-        self._lock = threading.Lock()
+        # One lock for every bin of the process: the UI's bin and the watcher's daily emptying must not
+        # purge an entry while the other restores it.
+        self._lock = _PROCESS_LOCK
         # Entries a server outage left half-way ('moving'/'restoring'): each call tries to settle them.
         self._unsettled: set[int] = set()
 
@@ -580,6 +584,9 @@ class TrashBin:
             if entry_ids is not None:
                 query = query.where(TrashEntry.id.in_(list(entry_ids)))
             for entry in session.scalars(query).all():
+                session.refresh(entry)  # another process (a CLI restore) may have taken it out meanwhile
+                if entry.state != "trashed":
+                    continue
                 if not everything and entry.trashed_at > cutoff:
                     summary.kept_recent += 1
                     continue

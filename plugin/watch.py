@@ -7,6 +7,9 @@ Deletions and moves trigger a full rescan of that library, which is cheap (a
 listing, no decode) and is where moves are recognised by hash. inotify sees
 nothing on SMB/NFS mounts, so a polling observer is offered, and a periodic
 full rescan (APScheduler) is the safety net for anything an observer missed.
+
+The watcher's jobs run in :mod:`plugin.service`'s work loop, one at a time; the scheduler only hands
+them over (see :meth:`Watcher.schedule`).
 """
 
 from __future__ import annotations
@@ -17,9 +20,10 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from apscheduler.schedulers.blocking import BlockingScheduler
+from apscheduler.schedulers.base import BaseScheduler
 from watchdog.events import FileSystemEvent, FileSystemEventHandler
 from watchdog.observers import Observer
 from watchdog.observers.api import BaseObserver
@@ -32,6 +36,7 @@ from plugin.places.service import events_needed, refresh_events
 from plugin.scan import Scanner, ScanSummary
 from plugin.sources.local import library_relpath
 from plugin.sources.webdav import SourceUnavailable
+from plugin.trash import TrashBin
 from plugin.writeback.run import write_back
 
 log = logging.getLogger(__name__)
@@ -40,6 +45,11 @@ SETTLE_CHECK_INTERVAL_S = 1.0
 # Regroup duplicates and bursts at most this often while watching (only when photos changed).
 GROUP_INTERVAL_S = 30.0
 GROUP_BACKOFF = 10.0
+# Trash retention: once a day, the first time a while after start (not in the middle of the first scan).
+TRASH_INTERVAL_H = 24.0
+TRASH_FIRST_AFTER_MIN = 15.0
+
+Submit = Callable[[str, Callable[[], None]], None]
 
 
 @dataclass(slots=True)
@@ -146,7 +156,6 @@ class Watcher:
         self.on_scan = on_scan
         self._scan_lock = threading.Lock()  # one scan at a time: they share one database writer
         self._observers: list[BaseObserver] = []
-        self.scheduler = BlockingScheduler()
         # New faces since the last re-clustering: the scheduled job only works when there are some.
         self.faces_dirty = False
         # Photos came, changed or went since the last grouping (duplicates, bursts).
@@ -159,6 +168,7 @@ class Watcher:
         return Observer()
 
     def start_observers(self) -> None:
+        self.stop_observers(1.0)
         for root in self.roots:
             observer = self._observer()
             handler = _Handler(root, self.tracker, self.trash_dir_name, self.scanner.settings.data_dir)
@@ -167,6 +177,30 @@ class Watcher:
             observer.start()
             self._observers.append(observer)
             log.info("watching %s (%s)", root, "polling" if self.polling else "inotify")
+
+    def observers_alive(self) -> bool:
+        return len(self._observers) == len(self.roots) and all(o.is_alive() for o in self._observers)
+
+    def stop_observers(self, timeout_s: float = 5.0) -> None:
+        observers, self._observers = self._observers, []
+        for observer in observers:
+            observer.stop()
+        deadline = time.monotonic() + timeout_s
+        for observer in observers:
+            observer.join(timeout=max(0.0, deadline - time.monotonic()))
+
+    def describe(self) -> str:
+        parts = [f"{len(self.roots)} folder{'s' if len(self.roots) != 1 else ''} "
+                 f"({'polling' if self.polling else 'inotify'})"] if self.roots else []
+        if self.urls:
+            parts.append(f"{len(self.urls)} WebDAV folder{'s' if len(self.urls) != 1 else ''} polled every "
+                         f"{self.scanner.settings.webdav.poll_interval_min:g} min")
+        return "; ".join(parts)
+
+    @property
+    def stopping(self) -> bool:
+        """piccl is stopping: a job in progress returns at its next step instead of starting another."""
+        return self.scanner.stop_requested.is_set()
 
     def full_rescan(self) -> None:
         for root in self.roots:
@@ -178,6 +212,8 @@ class Watcher:
             self._scan(url, None)
 
     def process_pending(self) -> None:
+        if self.stopping:
+            return
         for root in self.tracker.take_rescans():
             self._scan(root, None)
         settled = self.tracker.take_settled()
@@ -188,6 +224,8 @@ class Watcher:
                     self.tracker.touched(path)
 
     def _scan(self, root: Path | str, only: list[Path] | None) -> bool:
+        if self.stopping:
+            return False
         with self._scan_lock:
             try:
                 # Files still being written are left to their own events (they settle first).
@@ -210,7 +248,7 @@ class Watcher:
 
     def cluster_faces(self) -> None:
         """The scheduled re-clustering of faces into people (only when faces came or went since the last)."""
-        if not self.faces_dirty:
+        if not self.faces_dirty or self.stopping:
             return
         settings = self.scanner.settings
         with self._scan_lock:
@@ -228,7 +266,7 @@ class Watcher:
         Regrouping a large library takes a while and holds up scans: after a run that took T seconds the
         next waits at least GROUP_BACKOFF x T, so photos arriving one by one keep the scans ahead.
         """
-        if not self.groups_dirty or time.monotonic() < self._groups_not_before:
+        if not self.groups_dirty or time.monotonic() < self._groups_not_before or self.stopping:
             return
         with self._scan_lock:
             self.groups_dirty = False
@@ -244,6 +282,8 @@ class Watcher:
 
     def write_back(self) -> None:
         """The scheduled write-back: sidecars and Nextcloud tags whose content changed (failures wait their turn)."""
+        if self.stopping:
+            return
         try:
             reports = write_back(self.scanner.sessions, self.scanner.settings, scheduled=True)
         except Exception:  # tried again at the next interval
@@ -254,43 +294,52 @@ class Watcher:
                 log.info("%s: %s", target.replace("_", " "),
                          ", ".join(f"{n} {k}" for k, n in sorted(report.counts.items())))
 
-    def run(self, initial_scan: bool = True) -> None:
-        self.start_observers()
-        if initial_scan:
-            self.full_rescan()
-            self.cluster_faces()
-            if events_needed(self.scanner.sessions):  # a library from before events, unchanged since
-                self.groups_dirty = True
-            self.group_photos()
-            self.write_back()
-        if self.scanner.settings.xmp.enabled or self.scanner.settings.webdav.nextcloud_tags:
-            self.scheduler.add_job(self.write_back, "interval", minutes=self.scanner.settings.xmp.interval_min,
-                                   id="writeback", max_instances=1, coalesce=True)
-        # A burst arrives photo by photo: group once it has settled, not after each file.
-        self.scheduler.add_job(self.group_photos, "interval", seconds=GROUP_INTERVAL_S, id="groups",
-                               max_instances=1, coalesce=True)
-        interval = self.scanner.settings.faces.cluster_interval_min
-        if interval > 0:
-            self.scheduler.add_job(self.cluster_faces, "interval", minutes=interval, id="faces",
-                                   max_instances=1, coalesce=True)
-        self.scheduler.add_job(self.process_pending, "interval", seconds=SETTLE_CHECK_INTERVAL_S,
-                               id="settle", max_instances=1, coalesce=True)
-        if self.urls:
-            self.scheduler.add_job(self.poll_remote, "interval", minutes=self.scanner.settings.webdav.poll_interval_min,
-                                   id="webdav", max_instances=1, coalesce=True)
-        if self.rescan_interval_min > 0:
-            self.scheduler.add_job(self.full_rescan, "interval", minutes=self.rescan_interval_min,
-                                   id="rescan", max_instances=1, coalesce=True)
+    def empty_trash(self) -> None:
+        """Trash retention: delete for good what was trashed more than ``trash_retention_days`` ago."""
+        settings = self.scanner.settings
+        if self.stopping:
+            return
         try:
-            self.scheduler.start()
-        finally:
-            self.stop()
+            summary = TrashBin.from_settings(self.scanner.sessions, settings).empty()
+        except Exception:  # tried again tomorrow
+            log.exception("emptying the trash failed")
+            return
+        if summary.purged or summary.failed:
+            log.info("trash: %d photos trashed over %g days ago deleted for good (%d bytes); %d could not be",
+                     summary.purged, settings.trash_retention_days, summary.bytes, len(summary.failed))
 
-    def stop(self) -> None:
-        if self.scheduler.running:
-            self.scheduler.shutdown(wait=False)
-        for observer in self._observers:
-            observer.stop()
-        for observer in self._observers:
-            observer.join(timeout=5)
-        self._observers.clear()
+    def start_work(self) -> None:
+        """What a start does first: a full scan, then people, groups and write-back brought up to date."""
+        self.full_rescan()
+        self.cluster_faces()
+        if events_needed(self.scanner.sessions):  # a library from before events, unchanged since
+            self.groups_dirty = True
+        self.group_photos()
+        self.write_back()
+
+    def schedule(self, scheduler: BaseScheduler, submit: Submit) -> None:
+        """Add the watcher's jobs to ``scheduler``; each run hands its job to ``submit`` (the work loop)."""
+        settings = self.scanner.settings
+
+        def every(job_id: str, job: Callable[[], None], **trigger: float) -> None:
+            scheduler.add_job(submit, "interval", args=(job_id, job), id=job_id, **trigger)  # type: ignore[arg-type]
+
+        every("settle", self.process_pending, seconds=SETTLE_CHECK_INTERVAL_S)
+        # A burst arrives photo by photo: group once it has settled, not after each file.
+        every("groups", self.group_photos, seconds=GROUP_INTERVAL_S)
+        if settings.faces.cluster_interval_min > 0:
+            every("faces", self.cluster_faces, minutes=settings.faces.cluster_interval_min)
+        if settings.xmp.enabled or settings.webdav.nextcloud_tags:
+            every("writeback", self.write_back, minutes=settings.xmp.interval_min)
+        if self.urls:
+            every("webdav", self.poll_remote, minutes=settings.webdav.poll_interval_min)
+        if self.rescan_interval_min > 0:
+            every("rescan", self.full_rescan, minutes=self.rescan_interval_min)
+        if settings.trash_auto_empty:
+            scheduler.add_job(submit, "interval", args=("trash", self.empty_trash), id="trash",
+                              hours=TRASH_INTERVAL_H,
+                              next_run_time=_utc_in(minutes=TRASH_FIRST_AFTER_MIN))
+
+
+def _utc_in(minutes: float) -> datetime:
+    return datetime.now(UTC) + timedelta(minutes=minutes)

@@ -22,7 +22,22 @@ from werkzeug.exceptions import HTTPException
 from plugin import __version__
 from plugin.config import Settings, load_settings
 from plugin.store.models import Setting
-from webui import albums, api, auth, groups, library, people, photos, places, queries, review, search, tags, trash
+from webui import (
+    albums,
+    api,
+    auth,
+    groups,
+    health,
+    library,
+    people,
+    photos,
+    places,
+    queries,
+    review,
+    search,
+    tags,
+    trash,
+)
 from webui.extensions import csrf, limiter, store
 
 MONTH_NAMES = ("January", "February", "March", "April", "May", "June", "July", "August", "September",
@@ -68,6 +83,7 @@ def create_app(settings: Settings | None = None, sessions: sessionmaker[Session]
     app.register_blueprint(albums.bp)
     app.register_blueprint(albums.api_bp)
     app.register_blueprint(places.bp)
+    app.register_blueprint(health.bp)
 
     app.after_request(_security_headers)
     app.register_error_handler(CSRFError, _csrf_error)

@@ -40,6 +40,7 @@ from plugin.store.models import Album
 from webui import queries
 from webui.api import _body, _ids
 from webui.extensions import db, services
+from webui.forms import number
 from webui.review import cursor_arg
 
 bp = Blueprint("albums", __name__, url_prefix="/albums")
@@ -193,9 +194,9 @@ def favorite(photo_id: int) -> ResponseReturnValue:
 @bp.post("/photo/<int:photo_id>/add")
 def add_photo(photo_id: int) -> ResponseReturnValue:
     """"Add to album" on a photo's page: an existing album (``album_id``) or one by name (made if new)."""
-    album_id, name = request.form.get("album_id", ""), request.form.get("name")
-    if album_id.isdigit():
-        change = add_photos(db(), int(album_id), [photo_id])
+    album_id, name = number(request.form.get("album_id", "")), request.form.get("name")
+    if album_id is not None:
+        change = add_photos(db(), album_id, [photo_id])
         made = False
     elif name is not None:
         found = album_named(db(), name)

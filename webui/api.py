@@ -24,8 +24,9 @@ MAX_IDS = 1000
 
 def _ids(body: dict[str, Any], key: str) -> list[int]:
     values = body.get(key)
+    # An id is a 64-bit integer on every database (SQLite cannot even bind a larger number; PostgreSQL compares it).
     if not isinstance(values, list) or not values or len(values) > MAX_IDS \
-            or not all(isinstance(v, int) and not isinstance(v, bool) for v in values):
+            or not all(isinstance(v, int) and not isinstance(v, bool) and -(2**63) <= v < 2**63 for v in values):
         abort(400, description=f"'{key}' must be a list of 1 to {MAX_IDS} ids")
     return values
 

@@ -29,7 +29,7 @@ bp = Blueprint("auth", __name__)
 
 MIN_PASSWORD_LENGTH = 8
 # Endpoints anyone may reach: the login itself and the files it needs.
-PUBLIC_ENDPOINTS = frozenset({"auth.login", "auth.setup", "static"})
+PUBLIC_ENDPOINTS = frozenset({"auth.login", "auth.setup", "static", "health.healthz"})
 
 
 def password_version(password_hash: str) -> str:
@@ -60,8 +60,7 @@ def require_login() -> ResponseReturnValue | None:
     if not services().settings.ui.login_required or request.endpoint in PUBLIC_ENDPOINTS:
         return None
     account = _account()
-    if account is not None and session.get("uid") == account.id and \
-            session.get("pwv") == password_version(account.password_hash):
+    if _holds(account):
         return None
     if "uid" in session:
         # A login that no longer holds (a new password, another account): forget it. A session without a
@@ -72,6 +71,16 @@ def require_login() -> ResponseReturnValue | None:
     if account is None:
         return redirect(url_for("auth.setup"))
     return redirect(url_for("auth.login", next=request.full_path.rstrip("?") if request.method == "GET" else None))
+
+
+def _holds(account: Account | None) -> bool:
+    return account is not None and session.get("uid") == account.id and \
+        session.get("pwv") == password_version(account.password_hash)
+
+
+def logged_in() -> bool:
+    """This request comes from the household (or the login is turned off)."""
+    return not services().settings.ui.login_required or _holds(_account())
 
 
 def _safe_next(target: str | None) -> str:

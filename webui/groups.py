@@ -15,7 +15,7 @@ from plugin.grouping.animation import Animation, AnimationError, make_animation
 from plugin.grouping.service import GROUP_REASONS, GroupError, set_keeper
 from webui import queries
 from webui.extensions import db, services
-from webui.forms import form_ids
+from webui.forms import form_ids, number
 
 bp = Blueprint("groups", __name__, url_prefix="/groups")
 
@@ -192,9 +192,9 @@ def keeper(group_id: int) -> ResponseReturnValue:
     """The user's keeper (kept when piccl groups again); an empty photo_id gives the choice back to piccl."""
     group = _group(group_id)
     value = request.form.get("photo_id", "")
-    if value and not value.isdigit():
+    photo_id = number(value) if value else None
+    if value and photo_id is None:
         abort(400)
-    photo_id = int(value) if value else None
     chosen = next((m for m in group.members if m.photo_id == photo_id), None)
     if photo_id is not None and (chosen is None or chosen.state in ("trashed", "gone")):
         raise GroupError("that photo is not in this group's library any more")

@@ -30,7 +30,7 @@ from plugin.store.models import Face, Person
 from plugin.thumbnails import FaceThumbnailCache, Thumbnail
 from webui import queries
 from webui.extensions import db, services
-from webui.forms import form_ids
+from webui.forms import form_ids, number
 from webui.photos import image_response, photo_file
 from webui.review import cursor_arg
 
@@ -67,8 +67,7 @@ def _person(person_id: int) -> Person:
 
 
 def _offset_arg() -> int:
-    value = request.args.get("offset", "")
-    return int(value) if value.isdigit() else 0
+    return number(request.args.get("offset", "")) or 0
 
 
 def _back(default: str) -> str:

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from plugin.places import browse
 from plugin.places.events import date_range
+from plugin.store.db import holds_nul
 from plugin.store.models import Event, Photo, readable_in_library
 from webui import queries
 from webui.extensions import db, services
@@ -81,6 +82,8 @@ def _city_args(code: str) -> tuple[str, str, str | None]:
 
 
 def _city_page(code: str, name: str, region: str | None) -> queries.Page:
+    if holds_nul(name, region):
+        return queries.Page([], None)
     query = select(Photo.id, Photo.relpath, Photo.content_hash, Photo.taken_at).where(
         readable_in_library(), Photo.place_country_code == code, Photo.place_city == name,
         Photo.place_region.is_(None) if region is None else Photo.place_region == region)

@@ -20,6 +20,7 @@ from plugin.grouping.service import GROUP_REASONS, group_of
 from plugin.inference.yolox import COCO_CLASSES
 from plugin.recommend import REASONS
 from plugin.scenes import SCENES
+from plugin.store.db import holds_nul
 from plugin.store.models import (
     Analysis,
     Decision,
@@ -248,7 +249,13 @@ def _group_queue(columns: Any, reason: str) -> Select[Any]:
 
 
 def _newest_first(query: Select[Any]) -> Select[Any]:
-    return query.order_by(PhotoGroup.taken_at.desc(), PhotoGroup.id.desc())
+    # Undated groups last, on PostgreSQL too (its NULLs sort first in a descending order; SQLite's last, which
+    # is why saying so costs SQLite nothing: it still walks ix_photo_groups_reason_taken_at).
+    return query.order_by(PhotoGroup.taken_at.desc().nulls_last(), PhotoGroup.id.desc())
+
+
+def _oldest_first(query: Select[Any]) -> Select[Any]:
+    return query.order_by(PhotoGroup.taken_at.asc().nulls_first(), PhotoGroup.id.asc())
 
 
 def _newer_and_older(taken_at: datetime | None, group_id: int) -> tuple[Any, Any]:
@@ -270,8 +277,7 @@ def group_neighbours(session: Session, reason: str, group_id: int) -> tuple[int 
     in the queue itself (a group just reviewed still has its place)."""
     taken_at = session.scalar(select(PhotoGroup.taken_at).where(PhotoGroup.id == group_id))
     before, after = _newer_and_older(taken_at, group_id)
-    previous = session.scalar(_group_queue((PhotoGroup.id,), reason).where(before)
-                              .order_by(PhotoGroup.taken_at.asc(), PhotoGroup.id.asc()).limit(1))
+    previous = session.scalar(_oldest_first(_group_queue((PhotoGroup.id,), reason).where(before)).limit(1))
     following = session.scalar(_newest_first(_group_queue((PhotoGroup.id,), reason).where(after)).limit(1))
     return previous, following
 
@@ -496,6 +502,8 @@ def folder_view(session: Session, library_id: int, folder: str) -> FolderView | 
 def folder_page(session: Session, library_id: int, folder: str, cursor: int | None, limit: int,
                 tag: tuple[str, str] | None = None) -> Page:
     """The photos in ``folder`` by name; with ``tag`` (kind, tag), only those having it."""
+    if holds_nul(folder):
+        return Page([], None)
     query = select(Photo.id, Photo.relpath, Photo.content_hash).where(
         Photo.library_id == library_id, Photo.folder == folder, _present())
     if tag is not None:

@@ -12,6 +12,7 @@ from flask.typing import ResponseReturnValue
 from plugin.recommend import REASONS
 from webui import groups, queries
 from webui.extensions import db, services
+from webui.forms import number
 
 bp = Blueprint("review", __name__)
 
@@ -20,8 +21,7 @@ GROUP_TABS = ("duplicate", "similar")
 
 
 def cursor_arg() -> int | None:
-    value = request.args.get("cursor", "")
-    return int(value) if value.isdigit() else None
+    return number(request.args.get("cursor", ""))
 
 
 @bp.get("/")

@@ -25,7 +25,8 @@ def index() -> ResponseReturnValue:
     tiles, next_cursor = queries.trash_page(db(), cursor_arg(), services().settings.ui.page_size)
     return render_template("trash.html", tiles=tiles, next_cursor=next_cursor,
                            totals=queries.trash_totals(db(), _cutoff()),
-                           retention_days=services().settings.trash_retention_days)
+                           retention_days=services().settings.trash_retention_days,
+                           auto_empty=services().settings.trash_auto_empty)
 
 
 @bp.post("/restore")
@@ -51,7 +52,8 @@ def restore() -> ResponseReturnValue:
 @bp.get("/empty")
 def confirm_empty() -> ResponseReturnValue:
     return render_template("trash_empty.html", totals=queries.trash_totals(db(), _cutoff()),
-                           retention_days=services().settings.trash_retention_days)
+                           retention_days=services().settings.trash_retention_days,
+                           auto_empty=services().settings.trash_auto_empty)
 
 
 @bp.post("/empty")

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import time
+import unicodedata
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -393,6 +394,8 @@ def _clean_name(name: str) -> str:
     cleaned = " ".join(name.split())
     if not cleaned:
         raise PeopleError("a name cannot be empty")
+    if any(unicodedata.category(c) == "Cc" for c in cleaned):  # as album names; PostgreSQL refuses a NUL
+        raise PeopleError("a name cannot hold control characters")
     return cleaned[:128]
 
 
@@ -404,9 +407,13 @@ def name_person(session: Session, person_id: int, name: str) -> Person:
 
 
 def find_person_by_name(session: Session, name: str) -> Person | None:
-    cleaned = " ".join(name.split())
-    return session.scalars(select(Person).where(func.lower(Person.name) == cleaned.lower())
-                           .order_by(Person.id)).first()
+    """The person called ``name`` whatever its case and spacing (the first made, should two share it)."""
+    key = " ".join(name.split())[:128].casefold()
+    # Compared in Python, as album names are: SQLite's lower() knows only ASCII letters (Élodie would stay apart
+    # from ÉLODIE) and PostgreSQL's follows the database's locale. A household names a few hundred people at most.
+    named = session.execute(select(Person.id, Person.name).where(Person.name.is_not(None)).order_by(Person.id))
+    found = next((pid for pid, stored in named if stored.casefold() == key), None)
+    return session.get(Person, found) if found is not None else None
 
 
 def merge_people(session: Session, source_ids: Iterable[int], target_id: int) -> Person:

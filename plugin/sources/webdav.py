@@ -85,7 +85,8 @@ def library_key(url: str) -> str:
 def safe_relpath(relpath: str) -> str:
     """``relpath`` when it names something inside the library; ValueError otherwise."""
     rel = PurePosixPath(relpath)
-    if not relpath or rel.is_absolute() or any(p in {"..", "."} for p in rel.parts) or "\\" in relpath:
+    if (not relpath or rel.is_absolute() or any(p in {"..", "."} for p in rel.parts) or "\\" in relpath
+            or "\x00" in relpath):  # no file name holds a NUL (%00), and PostgreSQL would refuse the row
         raise ValueError(f"not a path inside the library: {relpath!r}")
     return rel.as_posix()
 
@@ -182,7 +183,7 @@ class WebDavLibrary:
             if rel:
                 try:
                     rel = safe_relpath(rel)
-                except ValueError:  # "..", "." or a backslash from the server: never followed
+                except ValueError:  # "..", ".", a backslash or a NUL from the server: never followed
                     log.warning("%s: ignored an entry outside the library: %r", self.key, href)
                     continue
             props: dict[str, object] = {}
@@ -197,8 +198,8 @@ class WebDavLibrary:
             items.append(RemoteItem(
                 relpath=rel, is_dir=is_dir, size=int(_text(props, f"{_DAV}getcontentlength") or 0),
                 mtime_ns=_http_date_ns(_text(props, f"{_DAV}getlastmodified")),
-                etag=(_text(props, f"{_DAV}getetag") or "").strip('"') or None,
-                fileid=_text(props, f"{_OC}fileid") or None))
+                etag=_stored_etag((_text(props, f"{_DAV}getetag") or "").strip('"') or None),
+                fileid=_stored_fileid(_text(props, f"{_OC}fileid") or None)))
         return items
 
     def list(self, trash_dir_name: str = ".piccl-trash", skip: Callable[[str], bool] | None = None) -> Listing:
@@ -448,6 +449,22 @@ def open_webdav(settings: Settings, url: str, interactive: bool = False) -> WebD
         webdav = webdav.model_copy(update={"retries": min(webdav.retries, 1), "backoff_s": min(webdav.backoff_s, 0.5),
                                            "timeout_s": min(webdav.timeout_s, 15.0)})
     return WebDavLibrary(url, webdav, settings.webdav_credentials(), settings.max_file_bytes)
+
+
+# What the columns hold (photos.etag, photos.remote_id). SQLite stores longer text anyway; PostgreSQL refuses it.
+_ETAG_MAX, _FILEID_MAX = 256, 64
+
+
+def _stored_etag(etag: str | None) -> str | None:
+    """The listing's ETag as stored and compared: an over-long one by its digest, which changes when it does."""
+    if etag is None or len(etag) <= _ETAG_MAX:
+        return etag
+    return "sha256:" + hashlib.sha256(etag.encode()).hexdigest()
+
+
+def _stored_fileid(fileid: str | None) -> str | None:
+    """Nextcloud's file id (a number); anything longer than the column is no such id, and is not kept."""
+    return fileid if fileid is None or len(fileid) <= _FILEID_MAX else None
 
 
 def _text(props: dict[str, object], tag: str) -> str | None:

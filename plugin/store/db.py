@@ -29,6 +29,13 @@ def chunks(items: list[T], size: int = IN_CHUNK) -> Iterator[list[T]]:
         yield items[start:start + size]
 
 
+def holds_nul(*texts: str | None) -> bool:
+    """True when any of ``texts`` holds a NUL character, which no row holds: file names cannot, piccl refuses it
+    in names, and PostgreSQL refuses it in text and in a query's parameters (SQLite would take it). A filter on
+    such text matches nothing, and is answered without asking the database."""
+    return any(text and "\x00" in text for text in texts)
+
+
 def make_engine(url: str) -> Engine:
     kwargs: dict[str, Any] = {"future": True}
     if url.startswith("sqlite"):

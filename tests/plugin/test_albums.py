@@ -301,17 +301,17 @@ def test_a_photos_side_lists_its_albums_and_the_others_to_add_it_to(sessions: se
 
 # -- restarts and re-scans ------------------------------------------------------------------------------------
 
-def test_albums_and_hearts_outlive_a_restart(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path / 'store.sqlite3'}"
-    first = open_database(url)
+def test_albums_and_hearts_outlive_a_restart(database_url: str) -> None:
+    # GIVEN an album of two photos, one of them with a heart
+    first = open_database(database_url)
     ids = add_photo_rows(first, 2)
     with first() as session:
         album = made(create_album(session, "Keepers"))
         changed(add_photos(session, album.id, ids))
         set_favorite(session, ids[1:])
     first.kw["bind"].dispose()
-    # WHEN piccl starts again: a new engine and session factory on the same database file
-    again = open_database(url)
+    # WHEN piccl starts again: a new engine and session factory on the same database
+    again = open_database(database_url)
     with again() as session:
         # THEN the album, its photos and the heart are there
         [listed] = list_albums(session)

@@ -6,9 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from plugin.config import ConfigError, load_settings
+from plugin.config import ConfigError, Settings, load_settings
 
 
+@pytest.mark.sqlite  # the default database URL
 def test_environment_variables_configure_piccl(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("PICCL_LIBRARY", f"{tmp_path}/a:{tmp_path}/b")
     monkeypatch.setenv("PICCL_DATA_DIR", str(tmp_path / "d"))
@@ -67,3 +68,30 @@ def test_unknown_key_in_a_file_is_refused(tmp_path: Path) -> None:
 def test_missing_config_file_is_refused(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="config file not found"):
         load_settings(tmp_path / "nope.yaml")
+
+
+def test_an_empty_password_leaves_the_password_file_in_charge(tmp_path: Path) -> None:
+    # GIVEN a compose file passing PICCL_PASSWORD empty, beside a Docker secret
+    secret = tmp_path / "password"
+    secret.write_text("from the secret\n")
+    # WHEN the settings are read
+    settings = Settings(password="", password_file=secret, data_dir=tmp_path)
+    # THEN the secret's password is the household's
+    assert settings.household_password() == "from the secret"
+    assert Settings(password="", data_dir=tmp_path).household_password() is None
+
+
+def test_settings_that_cannot_work_together_are_refused_without_echoing_secrets(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # GIVEN a password, and a trash emptied every day of everything trashed
+    monkeypatch.setenv("PICCL_PASSWORD", "hunter2-household")
+    monkeypatch.setenv("PICCL_TRASH_RETENTION_DAYS", "0")
+    # WHEN the settings are read THEN they are refused, saying why, and the password is not in the message
+    with pytest.raises(ConfigError, match="trash_auto_empty needs trash_retention_days") as error:
+        load_settings()
+    assert "hunter2" not in str(error.value)
+    # AND a stop grace longer than the stop timeout allows is refused too
+    monkeypatch.delenv("PICCL_TRASH_RETENTION_DAYS")
+    monkeypatch.setenv("PICCL_WORKERS__STOP_GRACE_S", "30")
+    with pytest.raises(ConfigError, match="stop_grace_s"):
+        load_settings()

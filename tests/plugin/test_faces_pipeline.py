@@ -10,8 +10,10 @@ import pytest
 from click.testing import CliRunner
 from PIL import Image
 from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
 
 from plugin.cli import cli
+from plugin.config import Settings
 from plugin.store.db import open_database
 from plugin.store.models import Face, Person, Photo
 from plugin.thumbnails import face_thumbnail_path
@@ -40,8 +42,8 @@ def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return data
 
 
-def _db(data: Path):  # type: ignore[no-untyped-def]
-    return open_database(f"sqlite:///{data / 'piccl.sqlite3'}")
+def _db(data: Path) -> sessionmaker[Session]:
+    return open_database(Settings(data_dir=data).resolved_database_url)  # the CLI's: SQLite or the test's PostgreSQL
 
 
 def test_scan_groups_faces_into_people_that_the_cli_names_and_merges(face_library: Path, env: Path) -> None:

@@ -15,7 +15,8 @@ from pathlib import Path
 
 import pytest
 from PIL import Image
-from sqlalchemy import func, select
+from sqlalchemy import create_engine, func, select, text
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from plugin.config import Settings
@@ -375,7 +376,7 @@ def test_scan_killed_with_sigkill_resumes_and_records_each_photo_once(
         make_photo(library / f"{i // 10}" / f"p{i:03}.jpg", 1600, 1200, seed=i)
     env = {**os.environ, "PICCL_DATA_DIR": str(tmp_path / "data"), "PICCL_WORKERS__COUNT": "1",
            "PICCL_WORKERS__COMMIT_EVERY": "3"}
-    database = tmp_path / "data" / "piccl.sqlite3"
+    database = Settings(data_dir=tmp_path / "data").resolved_database_url  # SQLite, or the test's PostgreSQL
     command = [sys.executable, "-m", "plugin", "scan", str(library)]
     # WHEN the scan is killed with SIGKILL part-way
     process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
@@ -393,24 +394,26 @@ def test_scan_killed_with_sigkill_resumes_and_records_each_photo_once(
     # AND started again
     subprocess.run(command, env=env, check=True, capture_output=True)
     # THEN every photo is recorded exactly once, all analysed
-    import sqlite3
-
-    with sqlite3.connect(database) as conn:
-        rows = conn.execute("SELECT relpath, status FROM photos").fetchall()
+    engine = create_engine(database)
+    with engine.connect() as conn:
+        rows = conn.execute(text("SELECT relpath, status FROM photos")).all()
+    engine.dispose()
     assert len(rows) == 60 == len({r for r, _ in rows})
     assert {s for _, s in rows} == {"ok"}
 
 
-def _count(database: Path) -> int:
-    import sqlite3
-
-    if not database.exists():
+def _count(url: str) -> int:
+    """Photos committed so far (0 while there is no database or no table yet), read as another process."""
+    if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).exists():
         return 0
+    engine = create_engine(url, connect_args={"timeout": 1} if url.startswith("sqlite") else {})
     try:
-        with sqlite3.connect(database, timeout=1) as conn:
-            return conn.execute("SELECT count(*) FROM photos").fetchone()[0]
-    except sqlite3.Error:
+        with engine.connect() as conn:
+            return conn.execute(text("SELECT count(*) FROM photos")).scalar_one()
+    except SQLAlchemyError:
         return 0
+    finally:
+        engine.dispose()
 
 
 def test_scan_makes_grid_thumbnails_from_the_pixels_it_decoded(tmp_path: Path, make_photo: PhotoFactory,

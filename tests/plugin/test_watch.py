@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -11,6 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from plugin.scan import Scanner
+from plugin.service import build_service
 from plugin.store.models import Photo
 from plugin.watch import ChangeTracker, Watcher
 from tests.conftest import PhotoFactory
@@ -69,13 +71,14 @@ def _relpaths(sessions: sessionmaker[Session]) -> dict[str, bool]:
 
 def test_polling_watcher_picks_up_new_photos_and_deletions(
         tmp_path: Path, make_photo: PhotoFactory, settings_for, sessions: sessionmaker[Session]) -> None:
-    # GIVEN a watched library (polling, as on an SMB share)
+    # GIVEN a watched library (polling, as on an SMB share), watched as `piccl watch` does
     library = tmp_path / "library"
     make_photo(library / "old.jpg", 400, 300)
-    settings = settings_for(library)
-    watcher = Watcher(Scanner(settings, sessions), [library], polling=True, poll_interval_s=0.2, settle_s=0.3,
-                      rescan_interval_min=0, trash_dir_name=".piccl-trash")
-    thread = threading.Thread(target=watcher.run, daemon=True)
+    settings = settings_for(library, watch_polling=True, watch_poll_interval_s=0.2, watch_settle_s=0.3,
+                            rescan_interval_min=0)
+    service = build_service(settings, web=False, watch=True, sessions=sessions)
+    stop = threading.Event()
+    thread = threading.Thread(target=service.run, args=(settings, stop), daemon=True)
     thread.start()
     try:
         assert _wait_for(lambda: "old.jpg" in _relpaths(sessions))
@@ -89,7 +92,7 @@ def test_polling_watcher_picks_up_new_photos_and_deletions(
         assert _wait_for(lambda: _relpaths(sessions).get("old.jpg") is False)
         assert "@eaDir/thumb.jpg" not in _relpaths(sessions)
     finally:
-        watcher.stop()
+        stop.set()
         thread.join(timeout=10)
 
 
@@ -154,3 +157,57 @@ def test_the_watcher_regroups_duplicates_once_photos_came(  # type: ignore[no-un
     # THEN the two are one duplicate group
     with sessions() as session:
         assert [(g.kind, g.size) for g in session.scalars(select(PhotoGroup))] == [("duplicate", 2)]
+
+
+def test_trash_retention_deletes_for_good_only_what_was_trashed_long_enough_ago(
+        tmp_path: Path, make_photo: PhotoFactory, settings_for, sessions: sessionmaker[Session]) -> None:  # type: ignore[no-untyped-def]
+    from apscheduler.schedulers.background import BackgroundScheduler
+
+    from plugin.store.models import TrashEntry
+    from plugin.trash import TrashBin
+
+    # GIVEN a watched library with two trashed photos, one trashed 40 days ago
+    library = tmp_path / "photos"
+    make_photo(library / "old.jpg", 320, 240)
+    make_photo(library / "new.jpg", 320, 240, seed=3)
+    settings = settings_for(library)
+    watcher = Watcher(Scanner(settings, sessions), [library], polling=True, poll_interval_s=1, settle_s=0,
+                      rescan_interval_min=0, trash_dir_name=".piccl-trash")
+    watcher.full_rescan()
+    with sessions() as session:
+        ids = list(session.scalars(select(Photo.id).order_by(Photo.relpath)))
+    TrashBin(sessions).trash(ids)
+    with sessions() as session:
+        entry = session.scalar(select(TrashEntry).where(TrashEntry.original_relpath == "old.jpg"))
+        assert entry is not None
+        entry.trashed_at -= timedelta(days=40)
+        session.commit()
+    # WHEN the daily retention job runs
+    watcher.empty_trash()
+    # THEN only the photo trashed over 30 days ago is deleted for good
+    assert not (library / ".piccl-trash" / "old.jpg").exists()
+    assert (library / ".piccl-trash" / "new.jpg").exists()
+    # AND the job is scheduled only while trash_auto_empty is on
+    jobs: dict[bool, set[str]] = {}
+    for auto in (True, False):
+        scheduler = BackgroundScheduler()
+        auto_watcher = Watcher(Scanner(settings_for(library, trash_auto_empty=auto), sessions), [library],
+                               polling=True, poll_interval_s=1, settle_s=0, rescan_interval_min=0,
+                               trash_dir_name=".piccl-trash")
+        auto_watcher.schedule(scheduler, lambda key, job: None)
+        jobs[auto] = {job.id for job in scheduler.get_jobs()}
+    assert "trash" in jobs[True] and "trash" not in jobs[False]
+
+
+def test_a_watcher_asked_to_stop_starts_no_other_step(
+        tmp_path: Path, make_photo: PhotoFactory, settings_for, sessions: sessionmaker[Session]) -> None:  # type: ignore[no-untyped-def]
+    # GIVEN a watcher over a library with a photo not yet read, and piccl stopping
+    library = tmp_path / "photos"
+    make_photo(library / "a.jpg", 320, 240)
+    scanner = Scanner(settings_for(library), sessions)
+    watcher = Watcher(scanner, [library], polling=True, poll_interval_s=1, settle_s=0, rescan_interval_min=0,
+                      trash_dir_name=".piccl-trash")
+    scanner.request_stop()
+    # WHEN its start job runs (scan, people, groups, write-back) THEN it returns without scanning
+    watcher.start_work()
+    assert _relpaths(sessions) == {}

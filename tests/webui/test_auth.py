@@ -11,7 +11,8 @@ from tests.webui.conftest import UI
 SAMPLE_ARGS = {"reason": "blurry", "photo_id": 1, "library_id": 1, "size": "sm", "year": 2024, "month": 1,
                "tag": "person", "person_id": 1, "face_id": 1, "group_id": 1, "album_id": 1,
                "code": "FR", "event_id": 1}
-PUBLIC = {"auth.login", "auth.setup", "static"}
+# /healthz is public on purpose (Docker calls it) and says nothing about the photos: tests/webui/test_health.py.
+PUBLIC = {"auth.login", "auth.setup", "static", "health.healthz"}
 
 
 def _routes(ui: UI, method: str) -> list[tuple[str, str]]:

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from plugin.grouping.service import GroupError, group_of, group_photos, set_keeper
 from plugin.store.models import Decision, Photo, PhotoGroup, PhotoGroupMember, Recommendation
@@ -100,6 +100,22 @@ def test_the_duplicates_tab_shows_the_newest_group_with_its_keeper(groups_ui: UI
     assert f'href="/groups/{other.id}?reason=duplicate"' in text
     older = groups_ui.client.get(f"/groups/{other.id}?reason=duplicate").text
     assert "x.jpg" in older and f'href="/groups/{trip.id}?reason=duplicate"' in older and "2 groups to review" in older
+
+
+def test_an_undated_group_comes_after_the_dated_ones(groups_ui: UI) -> None:
+    # GIVEN the two duplicate groups, the older one without a date
+    trip, home = _group(groups_ui, "trip/a.jpg"), _group(groups_ui, "home/x.jpg")
+    with groups_ui.sessions() as session:
+        session.execute(update(PhotoGroup).where(PhotoGroup.id == home.id).values(taken_at=None))
+        session.commit()
+    # WHEN the user opens the Duplicates tab
+    page = groups_ui.client.get("/review/duplicate").text
+    # THEN the dated group is shown first, on every database (PostgreSQL sorts NULLs first in a descending order)
+    assert _keeper_of(page) == trip.keeper_photo_id and "2 groups to review" in page
+    # WHEN it is reviewed THEN the undated one is shown
+    response = _post(groups_ui, f"/groups/{trip.id}/keep", reason="duplicate")
+    page = groups_ui.client.get(response.headers["Location"], follow_redirects=True).text  # type: ignore[attr-defined]
+    assert _keeper_of(page) == home.keeper_photo_id and "1 group to review" in page
 
 
 def test_keep_all_decides_every_photo_of_the_group_and_undo_takes_it_back(groups_ui: UI) -> None:

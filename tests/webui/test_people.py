@@ -187,6 +187,43 @@ def test_naming_someone_with_a_name_taken_makes_them_one_person(people_ui: UI) -
     assert _get(people_ui, anna).photo_count == 3
 
 
+def test_a_name_in_other_letters_is_the_same_name_in_any_alphabet(people_ui: UI) -> None:
+    # GIVEN Élodie and Ødegaard, and two unnamed people
+    photos = _photos(people_ui, 4)
+    elodie, elodie_faces = _person(people_ui, "Élodie", photos[:1])
+    odegaard, odegaard_faces = _person(people_ui, "Ødegaard", photos[1:2])
+    first, first_faces = _person(people_ui, None, photos[2:3])
+    second, second_faces = _person(people_ui, None, photos[3:4])
+    # WHEN one is named "ÉLODIE" and the other merged into "ødegaard"
+    named = _post(people_ui, f"/people/{first}/name", name="ÉLODIE", next="/people/")
+    merged = _post(people_ui, f"/people/{second}/merge", into="ødegaard", next=f"/people/{second}")
+    # THEN each is one person with the one named so, on every database (SQLite's lower() knows ASCII only)
+    assert named.headers["Location"] == f"/people/{elodie}" and merged.headers["Location"] == f"/people/{odegaard}"
+    assert _faces_of(people_ui, elodie) == sorted(elodie_faces + first_faces)
+    assert _faces_of(people_ui, odegaard) == sorted(odegaard_faces + second_faces)
+    assert _get(people_ui, elodie).name == "Élodie"
+
+
+def test_a_name_with_a_control_character_is_refused(people_ui: UI) -> None:
+    # GIVEN Mia
+    photos = _photos(people_ui, 2)
+    mia, faces = _person(people_ui, "Mia", photos)
+    url = f"/people/{mia}"
+    # WHEN she is renamed with a NUL in the name (which PostgreSQL refuses to store)
+    assert _post(people_ui, f"{url}/name", name="Mi\x00a", next=url).status_code == 302
+    # THEN nothing changes and the error says why
+    assert _get(people_ui, mia).name == "Mia"
+    assert "Not done: a name cannot hold control characters." in _flash(people_ui, url)
+    # WHEN her faces are moved to such a name, or she is merged into one THEN no one is made or found
+    assert _post(people_ui, f"{url}/faces", action="move", target="Zo\x00e", face_id=faces[0]).status_code == 302
+    assert "Not done: a name cannot hold control characters." in _flash(people_ui, url)
+    assert _post(people_ui, f"{url}/merge", into="Mi\x00a", next=url).status_code == 302
+    assert any(m.startswith("Not done: no one is called Mi") for m in _flash(people_ui, url))
+    assert _faces_of(people_ui, mia) == faces
+    with people_ui.sessions() as session:
+        assert session.scalar(select(func.count()).select_from(Person)) == 1
+
+
 def test_merge_keeps_every_face_exactly_once(people_ui: UI) -> None:
     # GIVEN an unnamed person and Bo, who share a photo
     photos = _photos(people_ui, 4)

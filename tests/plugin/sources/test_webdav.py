@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import shutil
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -157,7 +158,8 @@ def test_server_down_is_a_clear_error(served: tuple[DavServer, Path], tmp_path: 
 def test_server_stopped_mid_scan_loses_nothing_and_the_next_scan_completes(served: tuple[DavServer, Path],
                                                                            tmp_path: Path) -> None:
     server, _ = served
-    settings = _settings(tmp_path)
+    # One download at a time: on a busy machine, parallel downloads could all finish before the server stops.
+    settings = _settings(tmp_path, parallel=1)
     sessions = _sessions(settings)
     stopped = threading.Event()
 
@@ -166,6 +168,7 @@ def test_server_stopped_mid_scan_loses_nothing_and_the_next_scan_completes(serve
         if environ["REQUEST_METHOD"] == "GET" and len(gets) == 2 and not stopped.is_set():
             stopped.set()
             threading.Thread(target=server.stop).start()  # not from the server's own thread
+            time.sleep(0.3)  # the listening socket closes while this answer is held
         return False
 
     server.faults.fail_next, server.faults.fail_when = 1, stop_at_second_download
@@ -325,6 +328,33 @@ def test_entries_outside_the_library_are_ignored(tmp_path: Path) -> None:
     </d:multistatus>"""
     # THEN only the entries inside it are taken
     assert [i.relpath for i in remote._parse(body)] == ["", "ok one.jpg"]
+
+
+def test_what_no_column_can_hold_is_never_taken_as_it_is(tmp_path: Path) -> None:
+    # GIVEN a (broken or hostile) server answer with a NUL in a name, and ETags and file ids longer than the columns
+    remote = WebDavLibrary("http://127.0.0.1:1/dav/photos", _settings(tmp_path).webdav, None)
+
+    def entry(href: str, etag: str, fileid: str) -> str:
+        return (f"<d:response><d:href>{href}</d:href><d:propstat><d:prop><d:resourcetype/><d:getetag>{etag}"
+                f"</d:getetag><oc:fileid>{fileid}</oc:fileid></d:prop><d:status>HTTP/1.1 200 OK</d:status>"
+                "</d:propstat></d:response>")
+
+    long_etag, other_long_etag = "e" * 300, "e" * 299 + "f"
+    body = ('<?xml version="1.0"?><d:multistatus xmlns:d="DAV:" xmlns:oc="http://owncloud.org/ns">'
+            + entry("/dav/photos/a%00b.jpg", "1", "1") + entry("/dav/photos/long.jpg", f'"{long_etag}"', "7" * 65)
+            + entry("/dav/photos/other.jpg", other_long_etag, "8") + entry("/dav/photos/short.jpg", '"abc"', "9")
+            + "</d:multistatus>").encode()
+    # WHEN it is read
+    items = {i.relpath: i for i in remote._parse(body)}
+    # THEN the name with a NUL is left out (PostgreSQL refuses a NUL, and no file name holds one)
+    assert sorted(items) == ["long.jpg", "other.jpg", "short.jpg"]
+    # AND an over-long ETag is kept as its digest, which fits and still tells two ETags apart
+    etags = [items[name].etag or "" for name in ("long.jpg", "other.jpg")]
+    assert all(len(e) <= 256 for e in etags) and etags[0] != etags[1]
+    assert {i.relpath: i.etag for i in remote._parse(body)}["long.jpg"] == etags[0]  # read again: no change seen
+    assert items["short.jpg"].etag == "abc"
+    # AND a file id longer than any Nextcloud gives is not kept, a real one is
+    assert (items["long.jpg"].fileid, items["short.jpg"].fileid) == (None, "9")
 
 
 def test_credentials_in_the_url_are_refused_without_echoing_them() -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from alembic import command
 from sqlalchemy import inspect, text
 
@@ -14,6 +15,7 @@ from plugin.store.db import alembic_config, make_engine, migrate, open_database
 from tests.conftest import PhotoFactory, empty_postgres
 
 
+@pytest.mark.sqlite
 def test_sqlite_is_migrated_to_head_in_wal_mode(tmp_path: Path) -> None:
     engine = make_engine(f"sqlite:///{tmp_path / 'db.sqlite3'}")
     migrate(engine)
@@ -27,9 +29,10 @@ def test_sqlite_is_migrated_to_head_in_wal_mode(tmp_path: Path) -> None:
             "accounts", "app_state"} <= tables
 
 
-def test_upgrade_from_0001_keeps_recommendations_and_fills_folders(tmp_path: Path) -> None:
+@pytest.mark.parametrize("dialect", ["sqlite", "postgresql"])  # a deployed database of either kind
+def test_upgrade_from_0001_keeps_recommendations_and_fills_folders(tmp_path: Path, dialect: str) -> None:
     # GIVEN a database at revision 0001 with a photo flagged blurry and dark (the old one-row-per-photo shape)
-    engine = make_engine(f"sqlite:///{tmp_path / 'db.sqlite3'}")
+    engine = make_engine(f"sqlite:///{tmp_path / 'db.sqlite3'}" if dialect == "sqlite" else empty_postgres())
     command.upgrade(alembic_config(engine), "0001")
     with engine.begin() as conn:
         conn.execute(text("INSERT INTO libraries (id, root, kind, created_at) "
