@@ -39,6 +39,8 @@ from plugin.config import ServiceSettings, Settings
 
 log = logging.getLogger(__name__)
 
+# The longest pause before a part is restarted again.
+_MAX_RESTART_DELAY_S = 60.0
 # What each job of the work loop is doing, for /healthz.
 JOB_NAMES = {
     "start": "scanning the libraries (start)", "settle": "reading new photos", "rescan": "rescanning the libraries",
@@ -71,6 +73,7 @@ class PartHealth:
     since: datetime = field(default_factory=lambda: datetime.now(UTC))
     restarts: list[float] = field(default_factory=list)  # monotonic times of restarts
     last_failure: str | None = None
+    not_before: float = 0.0  # monotonic time of the next restart, while "restarting"
 
     def set(self, state: PartState) -> None:
         if state != self.state:
@@ -94,45 +97,57 @@ class Supervisor:
     def _start(self, part: Part) -> None:
         try:
             part.start()
-        except Exception as exc:  # a part that cannot start is a stopped part: the next check retries it
+        except Exception as exc:  # a part that cannot start is a stopped part: restarted as one
             log.error("%s could not start: %s", part.name, exc, exc_info=True)
-            with self._lock:
-                self._health[part.name].last_failure = f"could not start: {exc}"
-                self._health[part.name].set("restarting")
+            health = self._health[part.name]
+            health.last_failure = f"could not start: {exc}"
+            self._schedule_restart(part, health)
             return
         with self._lock:
             self._health[part.name].set("running")
 
     def check(self) -> None:
-        """Restart parts that stopped, within the limit."""
+        """Restart parts that stopped, within the limit, each restart after a longer pause than the last."""
         for part in self.parts:
             health = self._health[part.name]
             if health.state == "failed" or health.state == "stopped":
                 continue
-            if health.state == "running" and part.alive():
-                continue
-            self._restart(part, health)
+            if health.state == "running":
+                if part.alive():
+                    continue
+                health.last_failure = getattr(part, "failure", None) or "stopped unexpectedly"
+                self._schedule_restart(part, health)
+            if health.state == "restarting" and self.clock() >= health.not_before:
+                self._restart(part, health)
 
-    def _restart(self, part: Part, health: PartHealth) -> None:
-        now = self.clock()
-        window_s = self.settings.restart_window_min * 60
-        recent = [t for t in health.restarts if now - t < window_s]
-        if health.state == "running":
-            health.last_failure = getattr(part, "failure", None) or "stopped unexpectedly"
+    def _recent(self, health: PartHealth) -> list[float]:
+        now, window_s = self.clock(), self.settings.restart_window_min * 60
+        return [t for t in health.restarts if now - t < window_s]
+
+    def _schedule_restart(self, part: Part, health: PartHealth) -> None:
+        """The part stopped: restart it now the first time, then after 2, 4, 8... s (at most a minute), so
+        that a cause that passes (a share mounted late, a database starting) gets time to pass."""
+        recent = self._recent(health)
         if len(recent) >= self.settings.max_restarts:
             with self._lock:
                 health.set("failed")
-            log.error("%s stopped and was restarted %d times in %g min; it stays stopped (restart piccl, and see "
-                      "the lines above for why)", part.name, len(recent), self.settings.restart_window_min)
+            log.error("%s stopped (%s) and was restarted %d times in %g min; it stays stopped (restart piccl, and "
+                      "see the lines above for why)", part.name, health.last_failure or "no reason given",
+                      len(recent), self.settings.restart_window_min)
             _quietly(part.stop, 1.0)
             return
-        log.warning("%s stopped (%s); restarting it (%d of at most %d in %g min)", part.name,
-                    health.last_failure or "no reason given", len(recent) + 1, self.settings.max_restarts,
-                    self.settings.restart_window_min)
+        delay = min(_MAX_RESTART_DELAY_S, 2.0 ** len(recent)) if recent else 0.0
+        log.warning("%s stopped (%s); restarting it%s (%d of at most %d in %g min)", part.name,
+                    health.last_failure or "no reason given", f" in {delay:.0f} s" if delay else "",
+                    len(recent) + 1, self.settings.max_restarts, self.settings.restart_window_min)
         _quietly(part.stop, 2.0)
         with self._lock:
-            health.restarts = [*recent, now]
+            health.not_before = self.clock() + delay
             health.set("restarting")
+
+    def _restart(self, part: Part, health: PartHealth) -> None:
+        with self._lock:
+            health.restarts = [*self._recent(health), self.clock()]
         self._start(part)
 
     def health(self) -> dict[str, Any]:

@@ -90,6 +90,8 @@ def test_a_part_that_keeps_stopping_is_left_stopped_and_health_fails() -> None:
         beacon.crash()
         clock.now += 60
         supervisor.check()
+        clock.now += 60  # past any pause before a restart
+        supervisor.check()
     # THEN the third time it stays stopped, and health names it
     health = supervisor.health()
     assert beacon.starts == 3
@@ -98,6 +100,38 @@ def test_a_part_that_keeps_stopping_is_left_stopped_and_health_fails() -> None:
     clock.now += 3600
     supervisor.check()
     assert beacon.starts == 3 and supervisor.health()["parts"]["beacon"]["state"] == "failed"
+
+
+def test_each_restart_after_the_first_waits_longer() -> None:
+    # GIVEN a part restarted once already
+    clock = Clock()
+    beacon = Beacon()
+    supervisor = Supervisor([beacon], _settings(max_restarts=5), clock=clock)
+    supervisor.start()
+    beacon.crash()
+    supervisor.check()
+    assert beacon.starts == 2
+    # WHEN it stops again
+    beacon.crash()
+    supervisor.check()
+    # THEN it waits 2 s before the next start (a share mounted late gets time), and health says restarting
+    assert beacon.starts == 2 and supervisor.health()["parts"]["beacon"]["state"] == "restarting"
+    clock.now += 1
+    supervisor.check()
+    assert beacon.starts == 2
+    clock.now += 1
+    supervisor.check()
+    assert beacon.starts == 3 and supervisor.health()["ok"]
+    # AND the third restart waits 4 s
+    beacon.crash()
+    supervisor.check()
+    clock.now += 3
+    supervisor.check()
+    assert beacon.starts == 3
+    clock.now += 1
+    supervisor.check()
+    assert beacon.starts == 4
+    supervisor.stop(1.0)
 
 
 def test_restarts_older_than_the_window_no_longer_count() -> None:
