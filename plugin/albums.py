@@ -255,13 +255,21 @@ def _sort_out(ids: list[int], states: dict[int, bool], already: set[int], change
     return todo
 
 
-def add_photos(session: Session, album_id: int, photo_ids: Iterable[int]) -> PhotoChange | AlbumNotFound:
-    """Add photos in the library now; those already in the album are left as they were (``unchanged``)."""
+def _change_of(session: Session, album_id: int,
+               photo_ids: Iterable[int]) -> tuple[Album, list[int], PhotoChange] | AlbumNotFound:
+    """The album, the photo ids once each in order, and an empty change to fill in."""
     album = session.get(Album, album_id)
     if album is None:
         return AlbumNotFound(album_id)
-    ids = list(dict.fromkeys(photo_ids))
-    change = PhotoChange(album_id=album.id, album_name=album.name)
+    return album, list(dict.fromkeys(photo_ids)), PhotoChange(album_id=album.id, album_name=album.name)
+
+
+def add_photos(session: Session, album_id: int, photo_ids: Iterable[int]) -> PhotoChange | AlbumNotFound:
+    """Add photos in the library now; those already in the album are left as they were (``unchanged``)."""
+    found = _change_of(session, album_id, photo_ids)
+    if isinstance(found, AlbumNotFound):
+        return found
+    album, ids, change = found
     already = _existing(session, AlbumPhoto.photo_id, ids, AlbumPhoto.album_id == album_id)
     change.done = _sort_out(ids, _photo_states(session, ids), already, change, need_present=True)
     now = utcnow()
@@ -274,11 +282,10 @@ def add_photos(session: Session, album_id: int, photo_ids: Iterable[int]) -> Pho
 
 def remove_photos(session: Session, album_id: int, photo_ids: Iterable[int]) -> PhotoChange | AlbumNotFound:
     """Take photos out of the album (their files and other albums untouched); any photo may be taken out."""
-    album = session.get(Album, album_id)
-    if album is None:
-        return AlbumNotFound(album_id)
-    ids = list(dict.fromkeys(photo_ids))
-    change = PhotoChange(album_id=album.id, album_name=album.name)
+    found = _change_of(session, album_id, photo_ids)
+    if isinstance(found, AlbumNotFound):
+        return found
+    album, ids, change = found
     inside = _existing(session, AlbumPhoto.photo_id, ids, AlbumPhoto.album_id == album_id)
     states = _photo_states(session, ids)
     for pid in ids:

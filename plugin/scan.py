@@ -54,7 +54,7 @@ from plugin.store.db import chunks
 from plugin.store.lock import library_lock
 from plugin.store.models import Analysis, Library, Photo, ScanRun, utcnow
 from plugin.store.writer import TRANSIENT_REASONS, store_outcome
-from plugin.workers import make_runner
+from plugin.workers import STOP_CHECK_S, make_runner
 
 log = logging.getLogger(__name__)
 
@@ -68,8 +68,6 @@ _RELINK_COMMIT_EVERY = 200
 # Downloads in a row that fail with the server unreachable (each after its retries) before a scan of a
 # WebDAV library stops reading: the rest is left for the next scan instead of failing one by one.
 _UNREACHABLE_STOP = 3
-# How often a scan waiting for a download looks at its stop flag.
-_STOP_CHECK_S = 0.25
 _STOPPING = frozenset({"server_unreachable", "server_error", "no_space", "local_io"})
 
 
@@ -527,7 +525,7 @@ class Scanner:
                 task, future = pending.popleft()
                 fill()  # keep the downloads ahead whatever became of this one
                 # A download can take its timeout and retries: a stop is heard while waiting for it.
-                while not wait([future], timeout=_STOP_CHECK_S).done and not self.stop_requested.is_set():
+                while not wait([future], timeout=STOP_CHECK_S).done and not self.stop_requested.is_set():
                     pass
                 if self.stop_requested.is_set():
                     pending.append((task, future))

@@ -213,7 +213,6 @@ class WorkLoop:
         self._on_stop, self._on_start = on_stop, on_start
         self.current: tuple[str, float] | None = None  # (job, monotonic start)
         self.describe_current: Callable[[], str] | None = None
-        self.done = 0
         self.failure: str | None = None  # why the thread died, if it did
 
     def submit(self, key: str, job: Callable[[], None]) -> None:
@@ -222,9 +221,6 @@ class WorkLoop:
                 return
             self._waiting.add(key)
         self._queue.put((key, job))
-
-    def pending(self) -> int:
-        return self._queue.qsize()
 
     def start(self) -> None:
         self._stopping.clear()
@@ -259,7 +255,6 @@ class WorkLoop:
                 log.exception("%s failed", key)
             finally:
                 self.current = None
-                self.done += 1
 
     def alive(self) -> bool:
         return self._thread is not None and self._thread.is_alive()

@@ -33,8 +33,8 @@ log = logging.getLogger(__name__)
 _IN_FLIGHT_PER_WORKER = 4
 # pebble's name for its worker processes (pebble.pool.process.WORKERS_NAME).
 _PEBBLE_WORKER = "pebble_pool_worker"
-# How often a waiting scan looks at its stop flag.
-_STOP_CHECK_S = 0.25
+# How often a waiting scan (for a photo's analysis or its download) looks at its stop flag.
+STOP_CHECK_S = 0.25
 
 
 class StopSignal(Protocol):
@@ -71,7 +71,7 @@ def _drain(submit: Callable[[PhotoTask], Future[PhotoOutcome]], tasks: Iterable[
 
     fill()
     while pending:
-        done, _ = wait(pending, timeout=None if stop is None else _STOP_CHECK_S, return_when=FIRST_COMPLETED)
+        done, _ = wait(pending, timeout=None if stop is None else STOP_CHECK_S, return_when=FIRST_COMPLETED)
         if stop is not None and stop.is_set() and stopping_since is None:
             stopping_since = time.monotonic()
         for future in done:

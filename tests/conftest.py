@@ -293,6 +293,14 @@ def sessions(database_url: str) -> Iterator[sessionmaker[Session]]:
     made.kw["bind"].dispose()
 
 
+def store_on(database: str, tmp_path: Path) -> sessionmaker[Session]:
+    """A migrated store on ``database`` ('sqlite', a file in tmp_path, or 'postgresql', the test server emptied):
+    for the tests run on both whatever PICCL_TEST_DATABASE says."""
+    if database == "sqlite":
+        return open_database(f"sqlite:///{tmp_path / 'store.sqlite3'}")
+    return open_database(empty_postgres())
+
+
 def empty_postgres() -> str:
     """The test PostgreSQL server's URL, its database emptied; or a skip saying there is none."""
     url = os.environ.get("PICCL_TEST_POSTGRES_URL")

@@ -8,7 +8,7 @@ the inserts use each database's ON CONFLICT DO NOTHING, and covers a window func
 from __future__ import annotations
 
 import shutil
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -41,15 +41,12 @@ from plugin.config import Settings
 from plugin.scan import Scanner
 from plugin.store.db import open_database
 from plugin.store.models import Album, AlbumPhoto, Favorite, Library, Photo, utcnow
-from tests.conftest import PhotoFactory, empty_postgres
+from tests.conftest import PhotoFactory, store_on
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
-def sessions(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[sessionmaker[Session]]:
-    if request.param == "sqlite":
-        yield open_database(f"sqlite:///{tmp_path / 'store.sqlite3'}")
-        return
-    yield open_database(empty_postgres())
+def sessions(request: pytest.FixtureRequest, tmp_path: Path) -> sessionmaker[Session]:
+    return store_on(request.param, tmp_path)
 
 
 def add_photo_rows(sessions: sessionmaker[Session], n: int) -> list[int]:

@@ -7,7 +7,6 @@ BIGINTs, where the two databases could differ.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -17,20 +16,16 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from plugin.config import SimilarSettings
 from plugin.grouping.service import GroupError, export_groups, group_photos, set_keeper
-from plugin.store.db import open_database
 from plugin.store.models import Library, Photo, PhotoGroup, PhotoHash, Recommendation
-from tests.conftest import empty_postgres
+from tests.conftest import store_on
 
 # One hash with the top bit set: stored as a negative BIGINT.
 HASH_A, HASH_B = -0x0123_4567_89AB_CDEF, 0x7EDC_BA98_7654_3210
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
-def sessions(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[sessionmaker[Session]]:
-    if request.param == "sqlite":
-        yield open_database(f"sqlite:///{tmp_path / 'store.sqlite3'}")
-        return
-    yield open_database(empty_postgres())
+def sessions(request: pytest.FixtureRequest, tmp_path: Path) -> sessionmaker[Session]:
+    return store_on(request.param, tmp_path)
 
 
 def add_photos(sessions: sessionmaker[Session], hashes: list[int]) -> list[int]:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
-from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -27,7 +26,7 @@ from plugin.scan import Scanner
 from plugin.store.db import open_database
 from plugin.store.models import Event, Face, Library, Photo, Recommendation
 from plugin.writeback.content import sidecar_content
-from tests.conftest import PhotoFactory, empty_postgres
+from tests.conftest import PhotoFactory, store_on
 
 PARIS = {1: "N", 2: (48.0, 51.0, 24.0), 3: "E", 4: (2.0, 21.0, 7.0)}
 LISBON = {1: "N", 2: (38.0, 42.0, 50.0), 3: "W", 4: (9.0, 8.0, 22.0)}
@@ -133,11 +132,8 @@ def test_places_and_events_reach_the_cli_the_export_and_the_sidecar(
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
-def sessions(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[sessionmaker[Session]]:
-    if request.param == "sqlite":
-        yield open_database(f"sqlite:///{tmp_path / 'store.sqlite3'}")
-        return
-    yield open_database(empty_postgres())
+def sessions(request: pytest.FixtureRequest, tmp_path: Path) -> sessionmaker[Session]:
+    return store_on(request.param, tmp_path)
 
 
 def add(sessions: sessionmaker[Session], *photos: dict[str, Any]) -> list[int]:
